@@ -1,0 +1,73 @@
+# Every target creates what it needs: a fresh clone with python3 (3.10+) is enough.
+PYTHON ?= python3
+VENV := .venv
+VENV42 := .venv-django42
+DOCS_VENV := .venv-docs
+PIP_FLAGS := --quiet --disable-pip-version-check
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-django52 test-django42 lint format docs bench clean
+
+help:
+	@echo "diskette: dump and load a Django site's data and media as one archive"
+	@echo
+	@echo "  make install   create .venv with diskette (editable), Django 5.2 and the dev tools"
+	@echo "  make demo      seed the sandbox project (SQLite), then run diskette on it end to end"
+	@echo "  make test      ruff, then the whole suite on Django 5.2 and on Django 4.2"
+	@echo "  make lint      ruff check and ruff format --check"
+	@echo "  make format    ruff format and ruff check --fix"
+	@echo "  make docs      build the Sphinx documentation (warnings are errors)"
+	@echo "  make bench     run the dump/load benchmark on the sandbox"
+	@echo "  make clean     remove the virtual environments, caches, builds and sandbox/var"
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev]' 'Django>=5.2,<5.3'
+	touch $@
+
+$(VENV42)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV42)
+	$(VENV42)/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(VENV42)/bin/pip install $(PIP_FLAGS) -e '.[dev]' 'Django>=4.2,<4.3'
+	touch $@
+
+$(DOCS_VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(DOCS_VENV)/bin/pip install $(PIP_FLAGS) -e '.[docs]' 'Django>=5.2,<5.3'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/python sandbox/demo.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test-django52: install
+	@echo "== pytest on $$($(VENV)/bin/python -m django --version | sed 's/^/Django /')"
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-django42: $(VENV42)/.installed
+	@echo "== pytest on $$($(VENV42)/bin/python -m django --version | sed 's/^/Django /')"
+	$(VENV42)/bin/pytest $(PYTEST_ARGS)
+
+test: lint test-django52 test-django42
+
+docs: $(DOCS_VENV)/.installed
+	$(DOCS_VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+bench: install
+	$(VENV)/bin/python tests/benchmarks/bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) $(VENV42) $(DOCS_VENV) build dist *.egg-info .pytest_cache .ruff_cache docs/_build sandbox/var
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

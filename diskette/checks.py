@@ -1,0 +1,1 @@
+"""System checks for the DISKETTE_* settings (TODO: in progress)."""

@@ -1,0 +1,95 @@
+"""Errors raised by diskette.
+
+Every error is a :class:`DisketteError`; its message is one line that names the
+cause and the fix, and ``exit_code`` is the status the management commands exit
+with (documented in the docs' exit status table).
+"""
+
+from __future__ import annotations
+
+
+class DisketteError(Exception):
+    """Base class of every error diskette raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigurationError(DisketteError):
+    """A setting or an option has a wrong value."""
+
+    exit_code = 3
+
+
+class DefinitionError(ConfigurationError):
+    """One or more application definitions are invalid; ``problems`` lists each."""
+
+    def __init__(self, problems: list[str] | str):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        count = len(self.problems)
+        if count == 1:
+            message = self.problems[0]
+        else:
+            message = f"{count} problems in the application definitions: " + "; ".join(
+                self.problems
+            )
+        super().__init__(message)
+
+
+class DumpError(DisketteError):
+    """The dump could not be written (permissions, disk, serialization...)."""
+
+    exit_code = 4
+
+
+class ArchiveError(DisketteError):
+    """The archive cannot be read: missing, truncated, not gzip, not tar."""
+
+    exit_code = 10
+
+
+class UnsafeArchiveError(ArchiveError):
+    """The archive holds a member that could write outside its destination."""
+
+    exit_code = 11
+
+
+class ManifestError(ArchiveError):
+    """The manifest is missing, not JSON, or does not match the schema."""
+
+    exit_code = 12
+
+
+class ChecksumError(ArchiveError):
+    """A checksum does not match: the archive or one of its members changed."""
+
+    exit_code = 13
+
+
+class UnsupportedVersionError(ManifestError):
+    """The archive's format version is newer than this diskette reads."""
+
+    exit_code = 14
+
+
+class LoadError(DisketteError):
+    """The data does not fit the models of the target database."""
+
+    exit_code = 20
+
+
+class IntegrityLoadError(LoadError):
+    """The loaded data breaks a database constraint (a missing foreign key...)."""
+
+    exit_code = 21
+
+
+class StorageRestoreError(LoadError):
+    """A storage directory could not be swapped in; the previous ones are back."""
+
+    exit_code = 22
+
+
+class DownloadError(DisketteError):
+    """An archive URL was refused or could not be downloaded."""
+
+    exit_code = 30

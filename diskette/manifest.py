@@ -1,0 +1,219 @@
+"""The archive manifest: what an archive holds, and how to check it.
+
+``manifest.json`` keeps the keys the original diskette reads (``version``,
+``creation``, ``datas``, ``storages``) so that archives travel both ways, and
+adds everything else under a ``diskette`` key, validated against
+``schemas/manifest-1.json``. A manifest without that key is the original's
+(``format`` is ``None``); its fixtures are always JSON, whatever their extension.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from diskette.exceptions import ManifestError, UnsupportedVersionError
+
+#: Name of the manifest member at the root of every archive.
+MANIFEST_NAME = "manifest.json"
+#: Prefix of fixture members.
+DATA_PREFIX = "data/"
+#: Archive format this diskette writes and the newest it reads.
+FORMAT_VERSION = 1
+#: Largest manifest accepted, in bytes: it is read into memory.
+MAX_MANIFEST_SIZE = 256 * 1024 * 1024
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    """The manifest JSON schema shipped in the package."""
+    text = (
+        resources.files("diskette")
+        .joinpath("schemas", f"manifest-{FORMAT_VERSION}.json")
+        .read_text("utf-8")
+    )
+    return json.loads(text)
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One fixture in the archive."""
+
+    path: str
+    format: str = "json"
+    definition: str | None = None
+    models: dict[str, int] = field(default_factory=dict)
+    objects: int | None = None
+    size: int | None = None
+    sha256: str | None = None
+
+    @property
+    def filename(self) -> str:
+        """The file name without the ``data/`` prefix."""
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class StorageEntry:
+    """One storage directory in the archive."""
+
+    name: str
+    files: int | None = None
+    bytes: int | None = None
+    empty_directories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A parsed manifest; ``format`` is ``None`` for the original diskette's."""
+
+    version: str
+    creation: str
+    data: tuple[DataFile, ...] = ()
+    storages: tuple[StorageEntry, ...] = ()
+    format: int | None = None
+    created: str | None = None
+    software: dict[str, str] = field(default_factory=dict)
+    database: dict[str, str] = field(default_factory=dict)
+    migrations: dict[str, list[str]] = field(default_factory=dict)
+    members: dict[str, str] = field(default_factory=dict)
+    environment: tuple[str, ...] = ()
+
+    @property
+    def is_legacy(self) -> bool:
+        """True for archives written by the original diskette (no checksums)."""
+        return self.format is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form, legacy keys first."""
+        payload: dict[str, Any] = {
+            "version": self.version,
+            "creation": self.creation,
+            "datas": [item.path for item in self.data] or None,
+            "storages": [item.name for item in self.storages] or None,
+        }
+        if self.is_legacy:
+            return payload
+        payload["diskette"] = {
+            "format": self.format,
+            "created": self.created,
+            "software": dict(self.software),
+            "database": dict(self.database),
+            "migrations": {k: list(v) for k, v in self.migrations.items()},
+            "environment": list(self.environment),
+            "data": [
+                {
+                    "path": item.path,
+                    "definition": item.definition,
+                    "format": item.format,
+                    "models": dict(item.models),
+                    "objects": item.objects,
+                    "size": item.size,
+                    "sha256": item.sha256,
+                }
+                for item in self.data
+            ],
+            "storages": [
+                {
+                    "name": item.name,
+                    "files": item.files,
+                    "bytes": item.bytes,
+                    "empty_directories": list(item.empty_directories),
+                }
+                for item in self.storages
+            ],
+            "members": dict(self.members),
+        }
+        return payload
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False).encode("utf-8")
+
+    @classmethod
+    def from_dict(cls, payload: Any) -> Manifest:
+        """Validate a decoded manifest and build it; raise ManifestError if it is wrong."""
+        if not isinstance(payload, dict):
+            raise ManifestError(
+                "manifest.json is not a JSON object: the archive was not written by "
+                "diskette or is damaged"
+            )
+        extra = payload.get("diskette")
+        if isinstance(extra, dict):
+            found = extra.get("format")
+            if isinstance(found, int) and found > FORMAT_VERSION:
+                raise UnsupportedVersionError(
+                    f"the archive has format version {found}, this diskette reads "
+                    f"format {FORMAT_VERSION} and older: upgrade diskette to load it"
+                )
+        validator = jsonschema.Draft202012Validator(schema())
+        error = jsonschema.exceptions.best_match(validator.iter_errors(payload))
+        if error is not None:
+            where = "/".join(str(part) for part in error.absolute_path) or "(root)"
+            raise ManifestError(
+                f"manifest.json does not match the manifest schema at {where}: "
+                f"{error.message}"
+            )
+        if extra is None:
+            return cls(
+                version=payload["version"],
+                creation=payload["creation"],
+                data=tuple(DataFile(path=path) for path in payload["datas"] or ()),
+                storages=tuple(StorageEntry(name=n) for n in payload["storages"] or ()),
+            )
+        data = tuple(
+            DataFile(
+                path=item["path"],
+                format=item["format"],
+                definition=item["definition"],
+                models=dict(item["models"]),
+                objects=item["objects"],
+                size=item["size"],
+                sha256=item["sha256"],
+            )
+            for item in extra["data"]
+        )
+        storages = tuple(
+            StorageEntry(
+                name=item["name"],
+                files=item["files"],
+                bytes=item["bytes"],
+                empty_directories=tuple(item["empty_directories"]),
+            )
+            for item in extra["storages"]
+        )
+        if [d.path for d in data] != list(payload["datas"] or []) or [
+            s.name for s in storages
+        ] != list(payload["storages"] or []):
+            raise ManifestError(
+                "manifest.json lists different files under 'datas'/'storages' and "
+                "'diskette': the archive is damaged or was edited"
+            )
+        return cls(
+            version=payload["version"],
+            creation=payload["creation"],
+            data=data,
+            storages=storages,
+            format=extra["format"],
+            created=extra["created"],
+            software=dict(extra["software"]),
+            database=dict(extra["database"]),
+            migrations={k: list(v) for k, v in extra["migrations"].items()},
+            members=dict(extra["members"]),
+            environment=tuple(extra.get("environment", ())),
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Manifest:
+        """Parse manifest.json content; raise ManifestError on anything wrong."""
+        try:
+            payload = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ManifestError(
+                f"manifest.json is not valid JSON ({error}): the archive is damaged"
+            ) from None
+        return cls.from_dict(payload)

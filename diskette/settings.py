@@ -1,0 +1,55 @@
+"""The default value of every ``DISKETTE_*`` setting.
+
+Nothing needs to import this module: diskette reads its settings through
+:func:`diskette.conf.get_settings`, which falls back to these values. It exists
+for projects that followed the original diskette's advice and wrote
+``from diskette.settings import *`` in their settings; that keeps working.
+"""
+
+#: Application definitions: a list of ``[name, options]`` (see the docs).
+DISKETTE_APPS = []
+
+#: Media directories to archive (absolute, or relative to the base path).
+DISKETTE_STORAGES = []
+
+#: Glob patterns, matched against paths relative to each storage, to skip.
+DISKETTE_STORAGES_EXCLUDES = []
+
+#: Directory every storage must sit inside; ``None`` means the working directory.
+DISKETTE_STORAGES_BASEPATH = None
+
+#: Directory where archives are written; ``None`` means the working directory.
+DISKETTE_DUMP_PATH = None
+
+#: Archive file name; ``{features}`` and ``{date}`` are replaced.
+DISKETTE_DUMP_FILENAME = "diskette{features}.tar.gz"
+
+#: Mode of the written archive (the original's 0o644 let anyone read password hashes).
+DISKETTE_DUMP_PERMISSIONS = 0o600
+
+#: Serialization format of fixtures whose definition names no filename.
+DISKETTE_DUMP_FORMAT = "json"
+
+#: Where storages are restored; ``None`` means the working directory.
+DISKETTE_LOAD_STORAGES_PATH = None
+
+#: An archive smaller than this many bytes is refused as broken.
+DISKETTE_LOAD_MINIMAL_FILESIZE = 10
+
+#: Largest total of extracted bytes a load accepts (a gzip bomb stops here).
+DISKETTE_LOAD_MAX_SIZE = 100 * 1024**3
+
+#: Largest number of members an archive may hold.
+DISKETTE_LOAD_MAX_MEMBERS = 1_000_000
+
+#: URL schemes ``diskette_load`` may download from.
+DISKETTE_DOWNLOAD_ALLOWED_PROTOCOLS = ["http", "https"]
+
+#: Follow HTTP redirects when downloading an archive.
+DISKETTE_DOWNLOAD_ALLOW_REDIRECT = False
+
+#: Seconds to wait on the network before a download is given up.
+DISKETTE_DOWNLOAD_TIMEOUT = 60
+
+#: Largest archive a download may bring, in bytes.
+DISKETTE_DOWNLOAD_MAX_SIZE = 50 * 1024**3

@@ -1,0 +1,1 @@
+"""pytest plugin: a throwaway PostgreSQL cluster on loopback (TODO: in progress)."""
