@@ -119,7 +119,10 @@ def member_name_problem(name: str) -> str | None:
         return "goes up a directory with '..'"
     if posixpath.normpath(stripped) != stripped or "" in parts or "." in parts:
         return "is not a normalised path"
-    if any(len(part.encode("utf-8", "surrogateescape")) > MAX_COMPONENT_LENGTH for part in parts):
+    if any(
+        len(part.encode("utf-8", "surrogateescape")) > MAX_COMPONENT_LENGTH
+        for part in parts
+    ):
         return f"has a path component longer than {MAX_COMPONENT_LENGTH} bytes"
     if any(ord(char) < 32 for char in name):
         return "contains a control character"

@@ -25,9 +25,13 @@ class DisketteCommand(BaseCommand):
         except KeyboardInterrupt:
             if options.get("traceback"):
                 raise
-            raise CommandError("interrupted: nothing was changed", returncode=130) from None
+            raise CommandError(
+                "interrupted: nothing was changed", returncode=130
+            ) from None
 
-    def reporter(self, options: dict[str, Any], *, quiet: bool = False) -> StreamReporter:
+    def reporter(
+        self, options: dict[str, Any], *, quiet: bool = False
+    ) -> StreamReporter:
         """A reporter on this command's streams; ``quiet`` keeps stdout for JSON output."""
         verbosity = 0 if quiet else options.get("verbosity", 1)
         return StreamReporter(
@@ -40,4 +44,6 @@ class DisketteCommand(BaseCommand):
 
     def write_json(self, payload: Any) -> None:
         """Print one JSON object on stdout, for ``--json``."""
-        self.stdout.write(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
+        self.stdout.write(
+            json.dumps(payload, indent=2, default=str, ensure_ascii=False)
+        )

@@ -1,0 +1,285 @@
+"""Definitions → fixture files: exactly what ``dumpdata`` writes, in one read transaction.
+
+Each definition's fixture is serialized with Django's own serializers from the
+same querysets ``dumpdata`` builds (same model order, same ordering by primary
+key, same managers, same options), streamed to a file, counting the objects of
+every model on the way. A definition with ``dump_command`` runs that management
+command instead, with the arguments ``dumpdata`` would take.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.apps import apps as django_apps
+from django.core import serializers
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
+
+from diskette.definitions import Definition
+from diskette.exceptions import DumpError
+from diskette.reporter import Reporter
+
+#: How often (in objects) the progress display is refreshed.
+PROGRESS_EVERY = 500
+
+
+@dataclass
+class FixtureResult:
+    """One written fixture and what it holds."""
+
+    definition: str
+    filename: str
+    format: str
+    path: Path
+    models: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def objects(self) -> int:
+        return sum(self.models.values())
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+
+def resolve_models(labels: Iterable[str]) -> list:
+    """Model classes for labels, grouped per app as ``dumpdata`` groups them."""
+    app_list: dict = {}
+    for label in labels:
+        try:
+            app_label, model_name = label.split(".")
+            app_config = django_apps.get_app_config(app_label)
+            model = app_config.get_model(model_name)
+        except (ValueError, LookupError) as error:
+            raise DumpError(f"unknown model {label!r}: {error}") from None
+        models = app_list.setdefault(app_config, [])
+        if model not in models:
+            models.append(model)
+    return list(app_list.items())
+
+
+def ordered_models(definition: Definition) -> list:
+    """The models in the order ``dumpdata`` serializes them for this definition."""
+    app_list = resolve_models(definition.models)
+    if definition.natural_foreign:
+        return serializers.sort_dependencies(app_list, allow_cycles=True)
+    return [model for _app, models in app_list for model in models]
+
+
+def dumped_models(definition: Definition, using: str = DEFAULT_DB_ALIAS) -> list:
+    """The models whose rows the fixture holds (proxies and unrouted models are not)."""
+    return [
+        model
+        for model in ordered_models(definition)
+        if not model._meta.proxy and router.allow_migrate_model(using, model)
+    ]
+
+
+def _objects(
+    definition: Definition,
+    using: str,
+    counts: dict[str, int],
+    tick: Callable[[int], None],
+) -> Iterator:
+    """Yield what dumpdata's ``get_objects`` yields, counting per model."""
+    total = 0
+    for model in dumped_models(definition, using):
+        manager = (
+            model._base_manager
+            if definition.use_base_manager
+            else model._default_manager
+        )
+        queryset = manager.using(using).order_by(model._meta.pk.name)
+        chunk_size = 2000 if queryset._prefetch_related_lookups else None
+        label = model._meta.label
+        counts[label] = 0
+        for obj in queryset.iterator(chunk_size=chunk_size):
+            counts[label] += 1
+            total += 1
+            if total % PROGRESS_EVERY == 0:
+                tick(total)
+            yield obj
+    tick(total)
+
+
+def dumpdata_arguments(
+    definition: Definition,
+    *,
+    output: str | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+    indent: int | None = None,
+) -> list[str]:
+    """The ``dumpdata`` arguments (after the command name) for a definition."""
+    args = list(definition.models)
+    if definition.natural_foreign:
+        args.append("--natural-foreign")
+    if definition.natural_primary:
+        args.append("--natural-primary")
+    if definition.use_base_manager:
+        args.append("--all")
+    args.append(f"--format={definition.format}")
+    if indent is not None:
+        args.append(f"--indent={indent}")
+    if using != DEFAULT_DB_ALIAS:
+        args.append(f"--database={using}")
+    if output is not None:
+        args.append(f"--output={output}")
+    return args
+
+
+def write_fixture(
+    definition: Definition,
+    path: Path,
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    indent: int | None = None,
+    reporter: Reporter | None = None,
+) -> FixtureResult:
+    """Serialize one definition to ``path``; raise DumpError naming the cause."""
+    reporter = reporter or Reporter()
+    started = time.monotonic()
+    result = FixtureResult(
+        definition=definition.name,
+        filename=definition.filename,
+        format=definition.format,
+        path=path,
+    )
+    if definition.dump_command:
+        _run_dump_command(definition, path, using=using, indent=indent)
+        result.models = count_fixture_objects(path, definition.format)
+    else:
+        label = f"dumping {definition.name}"
+
+        def tick(done: int) -> None:
+            reporter.progress(label, done)
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with open(path, "w", encoding="utf-8") as stream:
+                    serializers.serialize(
+                        definition.format,
+                        _objects(definition, using, result.models, tick),
+                        indent=indent,
+                        use_natural_foreign_keys=definition.natural_foreign,
+                        use_natural_primary_keys=definition.natural_primary,
+                        stream=stream,
+                    )
+        except (DumpError, OSError):
+            raise
+        except serializers.SerializerDoesNotExist:
+            raise DumpError(
+                f"definition {definition.name!r}: unknown serialization format "
+                f"{definition.format!r}"
+            ) from None
+        except Exception as error:
+            current = next(reversed(result.models), None)
+            where = f" model {current}" if current else ""
+            raise DumpError(
+                f"definition {definition.name!r}:{where} could not be serialized: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        finally:
+            reporter.done()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _run_dump_command(definition, path, *, using, indent) -> None:
+    args = dumpdata_arguments(definition, output=str(path), using=using, indent=indent)
+    try:
+        call_command(definition.dump_command, *args, verbosity=0)
+    except CommandError as error:
+        raise DumpError(
+            f"definition {definition.name!r}: dump_command "
+            f"{definition.dump_command!r} failed: {error}"
+        ) from None
+    except Exception as error:
+        raise DumpError(
+            f"definition {definition.name!r}: dump_command "
+            f"{definition.dump_command!r} failed: {type(error).__name__}: {error}"
+        ) from error
+    if not path.is_file():
+        raise DumpError(
+            f"definition {definition.name!r}: dump_command "
+            f"{definition.dump_command!r} wrote no file at --output: it must accept "
+            "dumpdata's options"
+        )
+
+
+def count_fixture_objects(path: Path, fmt: str) -> dict[str, int]:
+    """Count objects per model in a fixture written by someone else (dump_command)."""
+    counts: dict[str, int] = {}
+
+    def add(label) -> None:
+        if isinstance(label, str):
+            model = django_apps.get_model(label)
+            key = model._meta.label
+            counts[key] = counts.get(key, 0) + 1
+
+    try:
+        if fmt == "json":
+            with open(path, encoding="utf-8") as stream:
+                for item in json.load(stream) or []:
+                    add(item.get("model"))
+        elif fmt == "jsonl":
+            with open(path, encoding="utf-8") as stream:
+                for line in stream:
+                    if line.strip():
+                        add(json.loads(line).get("model"))
+        elif fmt == "xml":
+            from xml.etree.ElementTree import iterparse  # noqa: S405 - our own file
+
+            for _event, element in iterparse(path):  # noqa: S314
+                if element.tag == "object":
+                    add(element.get("model"))
+                    element.clear()
+        elif fmt == "yaml":
+            import yaml
+
+            with open(path, encoding="utf-8") as stream:
+                for item in yaml.safe_load(stream) or []:
+                    add(item.get("model"))
+    except (ValueError, LookupError, AttributeError, TypeError) as error:
+        raise DumpError(
+            f"the fixture written by dump_command ({path.name}) is not a valid "
+            f"{fmt} fixture: {error}"
+        ) from None
+    return counts
+
+
+def read_transaction(using: str = DEFAULT_DB_ALIAS):
+    """A context manager: one consistent read of the whole database.
+
+    On PostgreSQL the transaction is REPEATABLE READ, so that rows committed by
+    others while the dump runs are not seen by later definitions. Inside an
+    already open transaction the isolation level cannot change; the outer one is
+    used as it is.
+    """
+    return _ReadTransaction(using)
+
+
+class _ReadTransaction:
+    def __init__(self, using: str):
+        self.using = using
+        self.atomic = transaction.atomic(using=using)
+
+    def __enter__(self):
+        connection = connections[self.using]
+        outermost = not connection.in_atomic_block
+        self.atomic.__enter__()
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return self
+
+    def __exit__(self, *exc):
+        return self.atomic.__exit__(*exc)

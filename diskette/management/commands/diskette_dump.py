@@ -1,0 +1,184 @@
+"""``diskette_dump``: write the chosen data and storages into one archive."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from diskette import api
+from diskette.definitions import FORMATS
+from diskette.management.base import DisketteCommand
+
+
+def _program() -> list[str]:
+    """How the running project's commands are started, for ``--no-archive`` lines."""
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if script is not None and script.name == "manage.py" and script.is_file():
+        return [sys.executable, str(script.resolve())]
+    module = os.environ.get("DJANGO_SETTINGS_MODULE") or settings.SETTINGS_MODULE
+    return [
+        sys.executable,
+        "-m",
+        "django",
+        *([f"--settings={module}"] if module else []),
+    ]
+
+
+class Command(DisketteCommand):
+    help = (
+        "Dump the application definitions' data as fixtures and the storages' files "
+        "into one .tar.gz archive with a manifest."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--destination", help="directory of the archive")
+        parser.add_argument(
+            "--filename", help="archive file name; {features} and {date} are replaced"
+        )
+        parser.add_argument(
+            "--appconf",
+            help="JSON file of application definitions (replaces DISKETTE_APPS)",
+        )
+        parser.add_argument(
+            "--storage",
+            dest="storages",
+            action="append",
+            metavar="PATH",
+            help="storage directory (repeatable; replaces DISKETTE_STORAGES)",
+        )
+        parser.add_argument(
+            "--storages-basepath", help="directory every storage must sit inside"
+        )
+        parser.add_argument(
+            "--storages-exclude",
+            dest="storages_excludes",
+            action="append",
+            metavar="PATTERN",
+            help="exclude pattern (repeatable; added to DISKETTE_STORAGES_EXCLUDES)",
+        )
+        parser.add_argument(
+            "--no-storages-excludes",
+            action="store_true",
+            help="ignore DISKETTE_STORAGES_EXCLUDES",
+        )
+        parser.add_argument("--indent", type=int, help="indentation of the fixtures")
+        parser.add_argument("--no-data", action="store_true", help="dump no data")
+        parser.add_argument(
+            "--no-storages", action="store_true", help="dump no storage"
+        )
+        parser.add_argument(
+            "--no-checksum", action="store_true", help="do not print the checksum"
+        )
+        parser.add_argument(
+            "--no-archive",
+            action="store_true",
+            help="print the dumpdata command lines instead of dumping",
+        )
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="validate and describe the dump; read no data, write nothing",
+        )
+        parser.add_argument(
+            "--app",
+            dest="apps",
+            action="append",
+            metavar="NAME",
+            help="dump only this definition (repeatable)",
+        )
+        parser.add_argument(
+            "--exclude-app",
+            dest="exclude_apps",
+            action="append",
+            metavar="NAME",
+            help="do not dump this definition (repeatable)",
+        )
+        parser.add_argument(
+            "--format", choices=FORMATS, help="fixture format for every definition"
+        )
+        parser.add_argument(
+            "--compresslevel",
+            type=int,
+            choices=range(10),
+            default=6,
+            metavar="0-9",
+            help="gzip compression level (default 6)",
+        )
+        parser.add_argument(
+            "--database", default="default", help="database to dump (default 'default')"
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="print the result as one JSON object"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        choices = {
+            "destination": options["destination"],
+            "filename": options["filename"],
+            "appconf": options["appconf"],
+            "storages": options["storages"],
+            "storages_basepath": options["storages_basepath"],
+            "storages_excludes": options["storages_excludes"],
+            "no_storages_excludes": options["no_storages_excludes"],
+            "indent": options["indent"],
+            "with_data": not options["no_data"],
+            "with_storages": not options["no_storages"],
+            "apps": options["apps"],
+            "exclude_apps": options["exclude_apps"],
+            "format": options["format"],
+            "compresslevel": options["compresslevel"],
+            "using": options["database"],
+        }
+        if options["no_archive"]:
+            return self._no_archive(choices, options)
+        if options["check"]:
+            return self._check(choices, options)
+        reporter = self.reporter(options, quiet=options["json"])
+        result = api.dump(
+            **choices, with_checksum=not options["no_checksum"], reporter=reporter
+        )
+        if options["json"]:
+            return self.write_json(result.to_dict())
+        reporter.info(
+            f"archive {result.path}: {result.size} bytes, {result.objects} objects, "
+            f"{result.files} files"
+        )
+        if result.checksum:
+            reporter.info(f"checksum (blake2b): {result.checksum}")
+
+    def _no_archive(self, choices: dict[str, Any], options: dict[str, Any]) -> None:
+        plan = api.plan_dump(**{**choices, "with_storages": False})
+        if options["verbosity"] >= 1:
+            self.stderr.write(
+                f"# {len(plan.definitions)} dumpdata command line(s); "
+                "storages are not dumped without an archive"
+            )
+            for name in plan.skipped:
+                self.stderr.write(f"# definition {name!r} selects no model: skipped")
+        for line in api.dumpdata_command_lines(plan, program=_program()):
+            self.stdout.write(line)
+
+    def _check(self, choices: dict[str, Any], options: dict[str, Any]) -> None:
+        plan = api.plan_dump(**choices)
+        reporter = self.reporter(options, quiet=options["json"])
+        description = plan.describe(reporter)
+        if options["json"]:
+            return self.write_json(description)
+        reporter.info(f"archive: {description['archive']} (nothing written: --check)")
+        for item in description["data"]:
+            reporter.info(
+                f"{item['path']} ({item['name']}, {item['format']}): "
+                + (", ".join(item["models"]) or "no models")
+            )
+        for item in description["storages"]:
+            reporter.info(
+                f"{item['name']}: {item['files']} files, {item['bytes']} bytes, "
+                f"{item['excluded']} excluded"
+            )
+        if description["excludes"]:
+            reporter.detail("exclude patterns: " + json.dumps(description["excludes"]))

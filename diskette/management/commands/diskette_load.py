@@ -1,0 +1,114 @@
+"""``diskette_load``: verify an archive, load its data, restore its storages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandError
+from django.db import DEFAULT_DB_ALIAS
+
+from diskette import api
+from diskette.management.base import DisketteCommand
+from diskette.restore import MODES
+
+
+class Command(DisketteCommand):
+    help = (
+        "Load a diskette archive (a path or an http(s) URL): every member is "
+        "verified first, the data is loaded in one transaction, then the storages "
+        "are swapped in. Rows already in the database are merged by primary key, "
+        "as loaddata does; use --flush to empty the database first."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("archive", metavar="ARCHIVE", help="archive path or URL")
+        parser.add_argument(
+            "--storages-basepath",
+            help="directory the storages are restored in "
+            "(default: DISKETTE_LOAD_STORAGES_PATH, then the working directory)",
+        )
+        parser.add_argument(
+            "--exclude-data",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="data file or definition name not to load (repeatable)",
+        )
+        parser.add_argument("--no-data", action="store_true", help="load no data")
+        parser.add_argument(
+            "--no-storages", action="store_true", help="restore no storage"
+        )
+        parser.add_argument(
+            "--ignorenonexistent",
+            "--ignorenonexistent_data",
+            action="store_true",
+            dest="ignorenonexistent",
+            help="skip fields and models that no longer exist",
+        )
+        parser.add_argument(
+            "--checksum",
+            metavar="HEX",
+            help="BLAKE2b-512 digest the archive must have",
+        )
+        parser.add_argument(
+            "--download-destination",
+            metavar="FILE",
+            help="keep a downloaded archive at this path",
+        )
+        parser.add_argument(
+            "--keep",
+            action="store_true",
+            help="accepted for compatibility: the archive is never deleted",
+        )
+        parser.add_argument(
+            "--flush",
+            action="store_true",
+            help="empty the database's tables first, in the same transaction",
+        )
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
+            help="do not ask for confirmation",
+        )
+        parser.add_argument(
+            "--storages-mode",
+            choices=MODES,
+            default="replace",
+            help="replace: storages end up exactly as archived (default); "
+            "merge: add and overwrite files, remove nothing",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="print the result as one JSON object"
+        )
+        parser.add_argument(
+            "--database",
+            default=DEFAULT_DB_ALIAS,
+            help="database alias to load into (default: %(default)s)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["flush"] and options["interactive"]:
+            answer = input(
+                f"--flush empties every table of database {options['database']!r} "
+                "before the load. Type 'yes' to continue: "
+            )
+            if answer.strip().lower() != "yes":
+                raise CommandError("load cancelled: nothing was changed", returncode=2)
+        result = api.load(
+            options["archive"],
+            storages_basepath=options["storages_basepath"],
+            exclude_data=options["exclude_data"],
+            with_data=not options["no_data"],
+            with_storages=not options["no_storages"],
+            ignorenonexistent=options["ignorenonexistent"],
+            checksum=options["checksum"],
+            download_destination=options["download_destination"],
+            flush=options["flush"],
+            storages_mode=options["storages_mode"],
+            using=options["database"],
+            reporter=self.reporter(options, quiet=options["json"]),
+        )
+        if options["json"]:
+            self.write_json(result.to_dict())

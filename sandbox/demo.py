@@ -1,0 +1,176 @@
+"""``make demo``: run diskette on the sandbox project, as a user would.
+
+Every step runs ``sandbox/manage.py`` in a real subprocess with this Python, on a
+site under ``sandbox/var`` that is recreated from scratch on each run. Steps are
+plain functions taking a ``Site``; later steps (dump, load into a second site,
+compare) are appended to ``STEPS``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SANDBOX_DIR = Path(__file__).resolve().parent
+REPO_ROOT = SANDBOX_DIR.parent
+MANAGE_PY = SANDBOX_DIR / "manage.py"
+OBJECTS = 2000
+MEDIA_FILES = 40
+
+
+@dataclass
+class Site:
+    """One sandbox site: its ``SANDBOX_VAR`` directory and what the steps found."""
+
+    var: Path
+    results: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def media(self) -> Path:
+        return self.var / "media"
+
+    @property
+    def database(self) -> Path:
+        return self.var / "db.sqlite3"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
+        env.update(
+            SANDBOX_VAR=str(self.var),
+            DJANGO_SETTINGS_MODULE="sandbox.settings",
+            PYTHONIOENCODING="utf-8",
+        )
+        return env
+
+    def reset(self) -> None:
+        """Start from nothing: remove the database and the media directory."""
+        self.var.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            self.database.with_name(self.database.name + suffix).unlink(missing_ok=True)
+        shutil.rmtree(self.media, ignore_errors=True)
+
+    def manage(
+        self, *args: str, echo: bool = True, shown: str = ""
+    ) -> subprocess.CompletedProcess:
+        """Run ``manage.py ARGS`` for this site; stop the demo when it fails."""
+        shown = shown or " ".join(["manage.py", *args])
+        print(f"$ {shown}", flush=True)
+        result = subprocess.run(
+            [sys.executable, str(MANAGE_PY), *args],
+            env=self.env(),
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if echo and result.stdout.strip():
+            print(indent(result.stdout))
+        if result.returncode:
+            print(indent(result.stderr or "(no error output)"), file=sys.stderr)
+            raise DemoFailed(f"{shown} exited with {result.returncode}")
+        return result
+
+
+class DemoFailed(Exception):
+    """A step failed; its output has been printed."""
+
+
+def indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.rstrip().splitlines())
+
+
+def header(title: str) -> None:
+    print(f"\n== {title} " + "=" * max(0, 70 - len(title)), flush=True)
+
+
+# -- steps -------------------------------------------------------------------
+
+
+def step_migrate(site: Site) -> None:
+    """Create a fresh SQLite database with every migration."""
+    site.reset()
+    print(f"Site directory: {site.var} (database and media removed)")
+    site.manage("migrate", "--verbosity", "0")
+    print(f"Database created: {site.database}")
+
+
+def step_seed(site: Site) -> None:
+    """Fill the database with sample rows of every shape, and write media files."""
+    result = site.manage(
+        "seed",
+        "--objects",
+        str(OBJECTS),
+        "--media-files",
+        str(MEDIA_FILES),
+        echo=False,
+    )
+    print(indent(result.stdout))
+    files = [p for p in site.media.rglob("*") if p.is_file()]
+    site.results["media files"] = str(len(files))
+    site.results["media bytes"] = str(sum(p.stat().st_size for p in files))
+
+
+def step_diskette_apps(site: Site) -> None:
+    """Show the application definitions diskette proposes for this project."""
+    site.manage("diskette_apps", "--drain")
+
+
+def step_check(site: Site) -> None:
+    """Run Django's system checks, which include diskette's settings checks."""
+    site.manage("check")
+
+
+STEPS: list[tuple[str, Callable[[Site], None]]] = [
+    ("Migrate a fresh sandbox database", step_migrate),
+    (f"Seed about {OBJECTS} objects and the media files", step_seed),
+    ("diskette_apps: definitions for every installed app", step_diskette_apps),
+    ("manage.py check (with diskette's system checks)", step_check),
+]
+
+
+def summary(site: Site) -> None:
+    """Row counts per model, straight from the database."""
+    header("Summary")
+    code = (
+        "from django.apps import apps\n"
+        "for m in apps.get_models(include_auto_created=True):\n"
+        "    n = 0 if m._meta.proxy else m._base_manager.count()\n"
+        "    if n: print(f'{m._meta.label:<32}{n:>8}')\n"
+    )
+    result = site.manage(
+        "shell",
+        "--verbosity",
+        "0",
+        "--command",
+        code,
+        echo=False,
+        shown="manage.py shell (count the rows of every model)",
+    )
+    print(indent(result.stdout))
+    for key, value in site.results.items():
+        print(f"    {key:<32}{value:>8}")
+
+
+def main() -> int:
+    site = Site(SANDBOX_DIR / "var")
+    started = time.monotonic()
+    for title, step in STEPS:
+        header(title)
+        try:
+            step(site)
+        except DemoFailed as error:
+            print(f"\nDemo stopped: {error}", file=sys.stderr)
+            return 1
+    summary(site)
+    print(f"\nDemo finished in {time.monotonic() - started:.1f}s; site in {site.var}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,394 @@
+"""System checks of the DISKETTE_* settings, and raise_for_settings."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.checks import Error, Warning, run_checks
+
+from diskette.checks import raise_for_settings, settings_problems
+from diskette.exceptions import ConfigurationError
+from tests.conftest import REPO_ROOT, run_manage
+
+
+@pytest.fixture
+def clean(settings, tmp_path):
+    """Valid settings with one existing storage under a base in tmp_path."""
+    base = tmp_path / "base"
+    (base / "media").mkdir(parents=True)
+    settings.DISKETTE_STORAGES_BASEPATH = base
+    settings.DISKETTE_STORAGES = [base / "media"]
+    settings.DISKETTE_STORAGES_EXCLUDES = ["cache/*", "**/*.tmp"]
+    settings.DISKETTE_DUMP_PATH = tmp_path / "dumps"
+    settings.DISKETTE_LOAD_STORAGES_PATH = None
+    settings.DISKETTE_APPS = [["sites", {"models": "sites"}]]
+    return settings
+
+
+def diskette_messages():
+    return [m for m in run_checks(tags=["diskette"]) if m.id.startswith("diskette.")]
+
+
+def only(check_id: str):
+    """The diskette check messages, asserting they all have ``check_id``."""
+    messages = diskette_messages()
+    assert messages, "no check message"
+    assert {m.id for m in messages} == {f"diskette.{check_id}"}, [
+        (m.id, m.msg) for m in messages
+    ]
+    for message in messages:
+        assert message.hint, message
+    return messages
+
+
+def test_valid_settings_give_no_message(clean):
+    assert diskette_messages() == []
+    raise_for_settings()
+
+
+def test_the_sandbox_settings_give_no_error():
+    errors = [m for m in diskette_messages() if m.is_serious()]
+    assert errors == []
+
+
+def test_e001_each_definition_problem_is_one_error(clean):
+    clean.DISKETTE_APPS = [["users", {"models": ["auth.Usr", "sitez"]}]]
+    first, second = only("E001")
+    assert isinstance(first, Error)
+    assert first.msg == (
+        "DISKETTE_APPS: definition 'users': models 'auth.Usr' is not a model of the "
+        "app 'auth': did you mean 'auth.User'?"
+    )
+    assert "'sitez' is not an installed app label: did you mean 'sites'?" in second.msg
+    assert "diskette_apps" in first.hint
+
+
+def test_e001_a_string_where_the_list_belongs(clean):
+    clean.DISKETTE_APPS = "sites"
+    (message,) = only("E001")
+    assert message.msg.startswith(
+        "DISKETTE_APPS: the definitions are 'sites' (a string)"
+    )
+
+
+def test_e002_storages_must_be_a_list(clean):
+    clean.DISKETTE_STORAGES = "media"
+    (message,) = only("E002")
+    assert (
+        message.msg == "DISKETTE_STORAGES is 'media' (a str), not a list of directories"
+    )
+    assert message.hint == (
+        "Write a list of directory paths, for example DISKETTE_STORAGES = ['media']."
+    )
+
+
+def test_e003_storages_outside_equal_duplicate_or_nested(clean, tmp_path):
+    base = tmp_path / "base"
+    (base / "media" / "inner").mkdir()
+    clean.DISKETTE_STORAGES = [
+        tmp_path / "elsewhere",
+        base,
+        "media",
+        base / "media",
+        "media/inner",
+    ]
+    messages = only("E003")
+    texts = [m.msg for m in messages]
+    assert len(texts) == 4
+    assert "outside the storages base path" in texts[0]
+    assert "is the storages base path" in texts[1]
+    assert "is listed twice" in texts[2]
+    assert "'media/inner' is inside storage 'media'" in texts[3]
+    assert all(text.startswith("DISKETTE_STORAGES: storage ") for text in texts)
+    assert "DISKETTE_STORAGES_BASEPATH" in messages[0].hint
+
+
+def test_e004_excludes_must_be_a_list(clean):
+    clean.DISKETTE_STORAGES_EXCLUDES = "*.tmp"
+    (message,) = only("E004")
+    assert message.msg == (
+        "DISKETTE_STORAGES_EXCLUDES is '*.tmp' (a str), not a list of patterns"
+    )
+    assert "DISKETTE_STORAGES_EXCLUDES = ['*.tmp']" in message.hint
+
+
+def test_e005_invalid_exclude_patterns(clean):
+    clean.DISKETTE_STORAGES_EXCLUDES = ["ok/*", 3, " ", "/etc/*", "../x", "a/../b"]
+    texts = [m.msg for m in only("E005")]
+    assert texts == [
+        "DISKETTE_STORAGES_EXCLUDES: pattern 3 is an int, not a string",
+        "DISKETTE_STORAGES_EXCLUDES: pattern ' ' is empty",
+        "DISKETTE_STORAGES_EXCLUDES: pattern '/etc/*' is absolute, so it never "
+        "matches (patterns are relative to a storage)",
+        "DISKETTE_STORAGES_EXCLUDES: pattern '../x' goes up with '..', out of the "
+        "storage",
+        "DISKETTE_STORAGES_EXCLUDES: pattern 'a/../b' goes up with '..', out of the "
+        "storage",
+    ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["DISKETTE_STORAGES_BASEPATH", "DISKETTE_DUMP_PATH", "DISKETTE_LOAD_STORAGES_PATH"],
+)
+def test_e006_path_settings_must_be_paths(clean, name):
+    setattr(clean, name, 42)
+    (message,) = only("E006")
+    assert message.msg == f"{name} is 42 (an int), not a path"
+    assert message.hint.startswith(f"Set {name} to a directory path")
+
+
+@pytest.mark.parametrize("value", ["", None, "dumps/x.tar.gz", "..", "a\\b.tar.gz"])
+def test_e007_the_dump_filename_must_be_a_plain_name(clean, value):
+    clean.DISKETTE_DUMP_FILENAME = value
+    (message,) = only("E007")
+    assert message.msg.startswith(f"DISKETTE_DUMP_FILENAME {value!r}") or (
+        message.msg.startswith(f"DISKETTE_DUMP_FILENAME is {value!r}")
+    )
+    assert "DISKETTE_DUMP_PATH" in message.hint
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("{feature}.tar.gz", "has the unknown placeholder {feature}"),
+        ("d{}.tar.gz", "has the unknown placeholder {}"),
+        ("{date:%Y}.tar.gz", "formats the placeholder {date}; write it bare"),
+        ("{date!r}.tar.gz", "formats the placeholder {date}; write it bare"),
+        ("diskette{.tar.gz", "is malformed"),
+    ],
+)
+def test_e008_only_features_and_date_placeholders(clean, value, expected):
+    clean.DISKETTE_DUMP_FILENAME = value
+    (message,) = only("E008")
+    assert message.msg.startswith(f"DISKETTE_DUMP_FILENAME {value!r} {expected}")
+    assert "{features}, {date}" in message.hint
+
+
+def test_the_documented_placeholders_are_accepted(clean):
+    clean.DISKETTE_DUMP_FILENAME = "site-{date}{features}.tar.gz"
+    assert diskette_messages() == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            600,
+            "600 (0o1130), not a file mode between 0o000 and 0o777 (did you mean 0o600?)",
+        ),
+        ("0o600", "'0o600', not a file mode between 0o000 and 0o777"),
+        (-1, "-1, not a file mode between 0o000 and 0o777"),
+        (True, "True, not a file mode between 0o000 and 0o777"),
+    ],
+)
+def test_e009_dump_permissions_must_be_a_mode(clean, value, expected):
+    clean.DISKETTE_DUMP_PERMISSIONS = value
+    (message,) = only("E009")
+    assert message.msg == f"DISKETTE_DUMP_PERMISSIONS is {expected}"
+    assert "0o600" in message.hint
+
+
+def test_e010_dump_format_must_be_a_fixture_format(clean):
+    clean.DISKETTE_DUMP_FORMAT = "csv"
+    # The definitions need the format for their file names, yet the problem is
+    # reported once, by E010.
+    (message,) = only("E010")
+    assert message.msg.startswith("DISKETTE_DUMP_FORMAT 'csv' is not a fixture format")
+    assert message.hint.startswith("Set DISKETTE_DUMP_FORMAT to one of 'json'")
+
+
+def test_e010_yaml_needs_pyyaml(clean, monkeypatch):
+    clean.DISKETTE_DUMP_FORMAT = "yaml"
+    assert diskette_messages() == []
+    monkeypatch.setitem(sys.modules, "yaml", None)  # PyYAML not importable
+    (message,) = only("E010")
+    assert "needs PyYAML, which is not installed" in message.msg
+    assert "'yaml'" not in message.hint
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "low"),
+    [
+        ("DISKETTE_LOAD_MINIMAL_FILESIZE", -1, 0),
+        ("DISKETTE_LOAD_MAX_SIZE", "big", 1),
+        ("DISKETTE_LOAD_MAX_MEMBERS", 0, 1),
+        ("DISKETTE_DOWNLOAD_MAX_SIZE", True, 1),
+    ],
+)
+def test_e011_limits_must_be_integers_in_range(clean, name, value, low):
+    setattr(clean, name, value)
+    (message,) = only("E011")
+    assert message.msg.startswith(f"{name} is {value!r}")
+    assert message.msg.endswith(f"not an integer of at least {low}")
+    assert message.hint.startswith(f"Set {name} to a whole number of at least {low}")
+
+
+def test_e012_allowed_protocols_must_be_a_list_of_schemes(clean):
+    clean.DISKETTE_DOWNLOAD_ALLOWED_PROTOCOLS = "https"
+    (message,) = only("E012")
+    assert "not a list of URL schemes" in message.msg
+    clean.DISKETTE_DOWNLOAD_ALLOWED_PROTOCOLS = ["https", "HTTP", 3, "a b"]
+    texts = [m.msg for m in only("E012")]
+    assert texts == [
+        "DISKETTE_DOWNLOAD_ALLOWED_PROTOCOLS: 'HTTP' is not a URL scheme",
+        "DISKETTE_DOWNLOAD_ALLOWED_PROTOCOLS: 3 is not a URL scheme",
+        "DISKETTE_DOWNLOAD_ALLOWED_PROTOCOLS: 'a b' is not a URL scheme",
+    ]
+
+
+def test_e013_allow_redirect_must_be_a_boolean(clean):
+    clean.DISKETTE_DOWNLOAD_ALLOW_REDIRECT = "no"
+    (message,) = only("E013")
+    assert (
+        message.msg
+        == "DISKETTE_DOWNLOAD_ALLOW_REDIRECT is 'no' (a str), not True or False"
+    )
+    assert message.hint == "Set DISKETTE_DOWNLOAD_ALLOW_REDIRECT to True or False."
+
+
+@pytest.mark.parametrize("value", [0, -5, "60", True, None])
+def test_e014_timeout_must_be_positive_seconds(clean, value):
+    clean.DISKETTE_DOWNLOAD_TIMEOUT = value
+    (message,) = only("E014")
+    assert message.msg.startswith(f"DISKETTE_DOWNLOAD_TIMEOUT is {value!r}")
+    assert "greater than 0" in message.hint
+
+
+def test_a_fractional_timeout_is_fine(clean):
+    clean.DISKETTE_DOWNLOAD_TIMEOUT = 2.5
+    assert diskette_messages() == []
+
+
+def test_e015_a_storage_that_is_a_file(clean, tmp_path):
+    (tmp_path / "base" / "notes.txt").write_text("x")
+    clean.DISKETTE_STORAGES = ["notes.txt"]
+    (message,) = only("E015")
+    assert "storage 'notes.txt'" in message.msg
+    assert message.msg.endswith("is a file, not a directory")
+
+
+def test_w001_a_missing_storage_is_a_warning(clean, tmp_path):
+    clean.DISKETTE_STORAGES = ["media", "later"]
+    (message,) = only("W001")
+    assert isinstance(message, Warning)
+    assert not message.is_serious()
+    assert message.msg.startswith("DISKETTE_STORAGES: storage 'later' (")
+    assert message.hint == "Create the directory, or remove it from DISKETTE_STORAGES."
+    raise_for_settings()  # a warning does not stop anything
+
+
+def test_w002_archives_readable_by_others(clean):
+    clean.DISKETTE_DUMP_PERMISSIONS = 0o644
+    (message,) = only("W002")
+    assert "group or others can read the archives" in message.msg
+    assert "0o600" in message.hint
+
+
+def test_w003_archives_unreadable_by_their_owner(clean):
+    clean.DISKETTE_DUMP_PERMISSIONS = 0o200
+    (message,) = only("W003")
+    assert "the owner cannot read the archives" in message.msg
+
+
+# ---- raise_for_settings ------------------------------------------------------------
+
+
+def test_raise_for_settings_lists_every_error_with_its_fix(clean):
+    clean.DISKETTE_STORAGES = "media"
+    clean.DISKETTE_DOWNLOAD_TIMEOUT = 0
+    clean.DISKETTE_APPS = [["users", {"models": "auth.Usr"}]]
+    with pytest.raises(ConfigurationError) as caught:
+        raise_for_settings()
+    message = str(caught.value)
+    assert "\n" not in message
+    parts = message.split("; ")
+    assert parts == [
+        "DISKETTE_APPS: definition 'users': models 'auth.Usr' is not a model of the "
+        "app 'auth': did you mean 'auth.User'?",
+        "DISKETTE_STORAGES is 'media' (a str), not a list of directories: write a list "
+        "of directory paths, for example DISKETTE_STORAGES = ['media']",
+        "DISKETTE_DOWNLOAD_TIMEOUT is 0 (an int), not a positive number of seconds: set "
+        "DISKETTE_DOWNLOAD_TIMEOUT to a number of seconds greater than 0, for example 60",
+    ]
+    assert caught.value.exit_code == 3
+
+
+def test_raise_for_settings_checks_only_the_settings_named(clean):
+    clean.DISKETTE_DOWNLOAD_TIMEOUT = 0
+    raise_for_settings(["DISKETTE_APPS", "DISKETTE_STORAGES"])
+    with pytest.raises(ConfigurationError, match="DISKETTE_DOWNLOAD_TIMEOUT"):
+        raise_for_settings(["DISKETTE_DOWNLOAD_TIMEOUT"])
+
+
+def test_raise_for_settings_includes_what_a_setting_depends_on(clean):
+    clean.DISKETTE_STORAGES_BASEPATH = 42
+    with pytest.raises(ConfigurationError, match="DISKETTE_STORAGES_BASEPATH is 42"):
+        raise_for_settings(["DISKETTE_STORAGES"])
+    clean.DISKETTE_STORAGES_BASEPATH = None
+    clean.DISKETTE_DUMP_FORMAT = "csv"
+    with pytest.raises(ConfigurationError, match="DISKETTE_DUMP_FORMAT 'csv'"):
+        raise_for_settings(["DISKETTE_APPS"])
+
+
+def test_raise_for_settings_refuses_unknown_setting_names():
+    with pytest.raises(ValueError, match="not diskette settings: DISKETTE_NOPE"):
+        raise_for_settings(["DISKETTE_NOPE"])
+
+
+def test_problems_are_filtered_by_setting(clean):
+    clean.DISKETTE_DUMP_PERMISSIONS = 0o644
+    assert [p.id for p in settings_problems(["DISKETTE_DUMP_PERMISSIONS"])] == ["W002"]
+    assert settings_problems(["DISKETTE_APPS"]) == []
+
+
+# ---- as a user would: manage.py check on a settings module -------------------------
+
+
+def test_manage_py_check_prints_one_clear_message_per_problem(sandbox_env, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (tmp_path / "usersettings.py").write_text(
+        "from sandbox.settings import *  # noqa: F403\n"
+        "DISKETTE_APPS = [['users', {'models': ['auth.Usr']}]]\n"
+        "DISKETTE_STORAGES_EXCLUDES = '*.tmp'\n"
+        f"DISKETTE_STORAGES = [{str(outside)!r}]\n"
+    )
+    env = dict(
+        sandbox_env,
+        DJANGO_SETTINGS_MODULE="usersettings",
+        PYTHONPATH=f"{REPO_ROOT}:{tmp_path}",
+    )
+    result = run_manage("check", env=env)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if "(diskette." in line]
+    assert len(lines) == 3, output
+    assert (
+        "?: (diskette.E001) DISKETTE_APPS: definition 'users': models 'auth.Usr' is not "
+        "a model of the app 'auth': did you mean 'auth.User'?"
+    ) in lines
+    assert (
+        "?: (diskette.E004) DISKETTE_STORAGES_EXCLUDES is '*.tmp' (a str), not a list "
+        "of patterns"
+    ) in lines
+    assert any(
+        line.startswith(
+            f"?: (diskette.E003) DISKETTE_STORAGES: storage {str(outside)!r}"
+        )
+        and "outside the storages base path" in line
+        for line in lines
+    )
+    assert output.count("HINT:") == 3
+
+
+def test_manage_py_check_is_clean_on_the_sandbox(sandbox_env):
+    result = run_manage("check", "--fail-level", "WARNING", env=sandbox_env)
+    # The media directory does not exist yet in a fresh sandbox: W001 only.
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if "(diskette." in line]
+    assert [line.split(")")[0] for line in lines] == ["?: (diskette.W001"]
+    assert Path(sandbox_env["SANDBOX_VAR"]).is_dir()
