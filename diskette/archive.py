@@ -13,7 +13,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -27,7 +27,6 @@ from diskette.exceptions import (
 )
 from diskette.manifest import DATA_PREFIX, MANIFEST_NAME, MAX_MANIFEST_SIZE, Manifest
 from diskette.paths import check_member_name, safe_join
-
 
 # ---- writing ----------------------------------------------------------------
 
@@ -208,7 +207,7 @@ class ArchiveWriter:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        os.replace(self.temp_path, self.path)
+        self.temp_path.replace(self.path)
         self._done = True
         try:
             dir_fd = os.open(self.path.parent, os.O_RDONLY)
@@ -230,17 +229,11 @@ class ArchiveWriter:
     def abort(self) -> None:
         """Close and remove the temporary file; never raises."""
         for closing in (self._tar, self._gzip, self._file):
-            if closing is None:
-                continue
-            try:
-                closing.close()
-            except Exception:  # noqa: S110 - the temp file goes away anyway
-                pass
+            if closing is not None:
+                with suppress(Exception):  # the temp file goes away anyway
+                    closing.close()
         if self.temp_path is not None and not self._done:
-            try:
-                self.temp_path.unlink()
-            except FileNotFoundError:
-                pass
+            self.temp_path.unlink(missing_ok=True)
         self._done = True
 
 
@@ -782,10 +775,25 @@ def _check_layout(manifest: Manifest, members: list[MemberInfo]) -> None:
                 f"member {name!r} has a checksum in the manifest but is missing from "
                 "the archive: the archive is incomplete, dump it again"
             )
+    sizes = {m.name: m.size for m in members if not m.is_dir}
     for item in manifest.data:
         listed = checksums.get(item.path)
         if item.sha256 and listed and item.sha256 != listed:
             raise ManifestError(
                 f"data file {item.path!r} has two different checksums in the manifest: "
                 "the archive is damaged or was edited"
+            )
+        if item.size is not None and item.size != sizes.get(item.path):
+            raise ManifestError(
+                f"data file {item.path!r} is {sizes.get(item.path)} bytes, the manifest "
+                f"says {item.size}: the archive is damaged or was edited"
+            )
+    for entry in manifest.storages:
+        if entry.files is None:
+            continue
+        inside = [n for n in files if n.startswith(entry.name + "/")]
+        if len(inside) != entry.files:
+            raise ManifestError(
+                f"storage {entry.name!r} holds {len(inside)} files, the manifest says "
+                f"{entry.files}: the archive is damaged or was edited"
             )

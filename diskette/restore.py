@@ -217,7 +217,7 @@ def restore_storages(
                     name=storage.name, path=str(target), files=files, bytes=size
                 )
             )
-    except (OSError, DisketteError) as error:
+    except BaseException as error:
         try:
             swapper.undo()
         except OSError as undo_error:
@@ -226,6 +226,8 @@ def restore_storages(
                 f"previous directories back failed too ({undo_error}): look for "
                 f"'.diskette-old-*' directories under {str(base_path)!r}"
             ) from error
+        if not isinstance(error, (OSError, DisketteError)):
+            raise  # interrupted: the previous directories are back in place
         detail = _os_text(error) if isinstance(error, OSError) else error
         raise StorageRestoreError(
             f"storage {current!r} could not be restored under {str(base_path)!r} "

@@ -23,7 +23,7 @@ extensions = []
 root_doc = "index"
 exclude_patterns = ["_build"]
 nitpicky = True
-highlight_language = "python"
+highlight_language = "none"
 
 html_theme = "furo"
 html_title = f"diskette {release}"

@@ -102,7 +102,6 @@ DISKETTE_APPS = [
                 "contenttypes",
                 "auth.Permission",
                 "sessions",
-                "admin.LogEntry",
             ],
         },
     ],

@@ -160,6 +160,10 @@ class Command(DisketteCommand):
             )
             for name in plan.skipped:
                 self.stderr.write(f"# definition {name!r} selects no model: skipped")
+            if not plan.destination.is_dir():
+                self.stderr.write(
+                    f"# create {plan.destination} first: dumpdata writes into it"
+                )
         for line in api.dumpdata_command_lines(plan, program=_program()):
             self.stdout.write(line)
 

@@ -90,10 +90,14 @@ class Command(DisketteCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["flush"] and options["interactive"]:
-            answer = input(
-                f"--flush empties every table of database {options['database']!r} "
-                "before the load. Type 'yes' to continue: "
-            )
+            try:
+                answer = input(
+                    f"--flush empties every table of database "
+                    f"{options['database']!r} before the load. Type 'yes' to "
+                    "continue: "
+                )
+            except EOFError:
+                answer = ""
             if answer.strip().lower() != "yes":
                 raise CommandError("load cancelled: nothing was changed", returncode=2)
         result = api.load(
