@@ -196,7 +196,11 @@ def _features(with_data: bool, with_storages: bool) -> str:
 
 
 def dump_filename(
-    pattern: str, *, with_data: bool, with_storages: bool, now=None
+    pattern: str,
+    *,
+    with_data: bool,
+    with_storages: bool,
+    now: datetime.datetime | None = None,
 ) -> str:
     """Fill ``{features}`` and ``{date}`` in a filename pattern, or raise ConfigurationError.
 
@@ -291,13 +295,13 @@ def _with_format(definition: Definition, fmt: str | None) -> Definition:
 def _check_format(fmt: str, where: str) -> None:
     if fmt not in FORMATS:
         raise ConfigurationError(
-            f"{where} format {fmt!r} is unknown: use one of {', '.join(FORMATS)}"
+            f"{where}: format {fmt!r} is unknown: use one of {', '.join(FORMATS)}"
         )
     try:
         serializers.get_serializer(fmt)
     except serializers.SerializerDoesNotExist:
         raise ConfigurationError(
-            f"{where} format {fmt!r} is not available: install PyYAML for yaml"
+            f"{where}: format {fmt!r} is not available: install PyYAML for yaml"
         ) from None
 
 
@@ -340,7 +344,8 @@ def plan_dump(
         raise ConfigurationError(f"indent {indent!r} must be a positive integer")
     if not isinstance(compresslevel, int) or not 0 <= compresslevel <= 9:
         raise ConfigurationError(
-            f"compresslevel {compresslevel!r} must be an integer from 0 to 9"
+            f"compresslevel (--compresslevel) {compresslevel!r} must be an integer "
+            "from 0 to 9"
         )
 
     chosen: list[Definition] = []
@@ -576,6 +581,7 @@ def _dump(plan, workdir, reporter, timings, started, with_checksum) -> DumpResul
     with ArchiveWriter(
         plan.path, permissions=plan.permissions, compresslevel=plan.compresslevel
     ) as writer:
+        own = {writer.temp_path.resolve(), workdir.resolve()}
         for fixture in fixtures:
             member = writer.add_file(
                 DATA_PREFIX + fixture.filename, fixture.path, mode=0o600
@@ -594,8 +600,16 @@ def _dump(plan, workdir, reporter, timings, started, with_checksum) -> DumpResul
             fixture.path.unlink()
         for storage in plan.storages:
             stats = StorageStats(name=storage.name)
-            written = 0
+            archived = 0
             for item in walk_storage(storage, patterns, stats, reporter):
+                if item.path in own or item.path.parent in own:
+                    # The destination sits in this storage: never archive the
+                    # archive being written, nor the private work directory.
+                    if item.is_dir and item.relative in stats.empty_directories:
+                        stats.empty_directories.remove(item.relative)
+                    stats.files -= not item.is_dir
+                    stats.bytes -= item.size
+                    continue
                 if item.is_dir:
                     writer.add_directory(item.arcname, mtime=item.mtime, mode=item.mode)
                     continue
@@ -618,8 +632,8 @@ def _dump(plan, workdir, reporter, timings, started, with_checksum) -> DumpResul
                         "run the dump again; no archive was written"
                     ) from None
                 stats.bytes += member.size - item.size
-                written += 1
-                reporter.progress(f"archiving {storage.name}", written, None)
+                archived += 1
+                reporter.progress(f"archiving {storage.name}", archived, None)
             reporter.done()
             storage_results.append(
                 StorageResult(
@@ -773,6 +787,8 @@ class LoadResult:
 
 def _excluded(manifest: Manifest, names, reporter: Reporter) -> set[str]:
     """Data paths matched by ``--exclude-data`` (file name, stem or definition name)."""
+    if isinstance(names, (str, os.PathLike)):
+        names = [names]
     wanted = {str(name) for name in names or ()}
     matched: set[str] = set()
     used: set[str] = set()
@@ -792,7 +808,7 @@ def _excluded(manifest: Manifest, names, reporter: Reporter) -> set[str]:
     return matched
 
 
-def _staging_parent(base: Path, with_storages: bool) -> Path | None:
+def _staging_parent(base: Path, with_storages: bool, reporter: Reporter) -> Path | None:
     """Where to stage: the storages base path (same file system), else the temp dir."""
     if not with_storages:
         return None
@@ -803,6 +819,12 @@ def _staging_parent(base: Path, with_storages: bool) -> Path | None:
             f"storages base path {str(base)!r} cannot be used ({error}): give an "
             "existing directory with --storages-basepath or DISKETTE_LOAD_STORAGES_PATH"
         ) from None
+    stale = sorted(path.name for path in base.glob(STAGING_PREFIX + "*"))
+    if stale:
+        reporter.warning(
+            f"{str(base)!r} holds staging directories of loads that were killed "
+            f"({', '.join(stale)}): delete them once no other load is running"
+        )
     return base
 
 
@@ -877,7 +899,7 @@ def load(
     timings: dict[str, float] = {}
     staging = Path(
         tempfile.mkdtemp(
-            prefix=STAGING_PREFIX, dir=_staging_parent(base, with_storages)
+            prefix=STAGING_PREFIX, dir=_staging_parent(base, with_storages, reporter)
         )
     )
     try:
@@ -976,7 +998,7 @@ def _load(
             flush=flush,
             reporter=reporter,
         )
-        for item, result in zip(data_files, results):
+        for item, result in zip(data_files, results, strict=True):
             loaded.append(
                 LoadedData(
                     name=item.filename,

@@ -257,6 +257,30 @@ class _TooLarge(Exception):
     """Raised inside the decompressed stream when it goes past its limit."""
 
 
+class _HugeHeader(Exception):
+    """A pax or GNU long-name header too large to be a real one."""
+
+
+#: Largest pax / GNU long-name header data accepted (tarfile reads it into memory).
+_MAX_HEADER_DATA = 64 * 1024
+_HEADER_TYPES = (
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+)
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """Refuse an oversized pax or long-name header before tarfile reads it whole."""
+
+    def _proc_member(self, tarfile):  # type: ignore[override]
+        if self.type in _HEADER_TYPES and self.size > _MAX_HEADER_DATA:
+            raise _HugeHeader(self.size)
+        return super()._proc_member(tarfile)
+
+
 class _LimitedGzip:
     """A decompressed view of an archive that counts bytes and stops at a limit.
 
@@ -423,7 +447,9 @@ class ArchiveReader:
     def _members(self, limit: int):
         """Yield ``(tar, member, reader)`` for each member; use inside _read_errors()."""
         reader = _LimitedGzip(self._stream_file(), limit)
-        with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+        with tarfile.open(  # type: ignore[call-overload]
+            fileobj=reader, mode="r|", tarinfo=_BoundedTarInfo
+        ) as tar:
             for member in tar:
                 yield tar, member, reader
         reader.drain()
@@ -439,6 +465,11 @@ class ArchiveReader:
                 f"archive {name!r} decompresses to more than DISKETTE_LOAD_MAX_SIZE "
                 f"({self.max_size} bytes): refused as a possible gzip bomb; raise the "
                 "setting if the archive is genuine"
+            ) from None
+        except _HugeHeader as error:
+            raise UnsafeArchiveError(
+                f"archive {name!r} has an extended header of {error.args[0]} bytes "
+                f"(more than {_MAX_HEADER_DATA}): refusing the archive"
             ) from None
         except gzip.BadGzipFile as error:
             raise ArchiveError(
@@ -457,6 +488,11 @@ class ArchiveReader:
             ) from None
         except tarfile.ReadError as error:
             message = str(error)
+            if message.startswith("zlib error"):
+                raise ArchiveError(
+                    f"archive {name!r} has corrupt compressed data ({message}): copy "
+                    "or download it again"
+                ) from None
             if "unexpected end" in message or "truncated" in message.lower():
                 raise ArchiveError(
                     f"archive {name!r} is truncated ({message}): copy or download it "

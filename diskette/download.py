@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import tempfile
 import urllib.error
 import urllib.request
@@ -126,7 +125,7 @@ def download(
                         "bytes: try again"
                     )
         reporter.done()
-        os.replace(temporary, target)
+        Path(temporary).replace(target)
     except DownloadError:
         _discard(temporary)
         raise
@@ -138,7 +137,7 @@ def download(
     except urllib.error.URLError as error:
         _discard(temporary)
         raise DownloadError(f"download of {shown!r} failed: {error.reason}") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         _discard(temporary)
         raise DownloadError(
             f"download of {shown!r} timed out after {timeout} s "
@@ -155,7 +154,4 @@ def download(
 
 
 def _discard(path: str) -> None:
-    try:
-        Path(path).unlink()
-    except FileNotFoundError:
-        pass
+    Path(path).unlink(missing_ok=True)

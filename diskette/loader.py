@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.apps import apps
 from django.core import serializers
 from django.core.management.color import no_style
 from django.core.management.sql import emit_post_migrate_signal, sql_flush
@@ -121,9 +122,13 @@ def _label(item: DeserializedObject) -> str:
 def _one_line(error: BaseException) -> str:
     text = str(error) or type(error).__name__
     cause = error.__cause__
-    if isinstance(error, DeserializationError) and cause is not None and str(cause):
-        if str(cause) not in text:
-            text = f"{text} {cause}".strip()
+    if (
+        isinstance(error, DeserializationError)
+        and cause is not None
+        and str(cause)
+        and str(cause) not in text
+    ):
+        text = f"{text} {cause}".strip()
     return " ".join(text.split())
 
 
@@ -148,12 +153,11 @@ def flush_database(using: str) -> None:
 
 def _clear_caches() -> None:
     """Forget cached content types: their rows may have changed or rolled back."""
+    if not apps.is_installed("django.contrib.contenttypes"):
+        return
     from django.contrib.contenttypes.models import ContentType
 
-    try:
-        ContentType.objects.clear_cache()
-    except Exception:  # noqa: BLE001, S110 - contenttypes may not be installed
-        pass
+    ContentType.objects.clear_cache()
 
 
 def _table_fixtures(state: LoadState, message: str) -> list[str]:

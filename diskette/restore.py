@@ -9,6 +9,7 @@ back and :class:`StorageRestoreError` is raised.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -171,10 +172,8 @@ class _Merge:
             if parked is not None:
                 parked.rename(destination)
         for path in reversed(self.created):
-            try:
+            with contextlib.suppress(OSError):
                 path.rmdir()
-            except OSError:
-                pass
 
     def commit(self, reporter: Reporter) -> None:
         """Parked files live in the staging directory, which the caller removes."""

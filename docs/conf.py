@@ -14,7 +14,7 @@ import diskette  # noqa: E402
 
 project = "diskette"
 author = "diskette contributors"
-copyright = "diskette contributors"  # noqa: A001
+copyright = "diskette contributors"
 release = diskette.__version__
 version = ".".join(release.split(".")[:2])
 

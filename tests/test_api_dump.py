@@ -362,3 +362,35 @@ def test_dump_from_postgres(site, definitions, postgres_db):
     assert manifest.database == {"vendor": "postgresql", "alias": postgres_db}
     book_count = apps.get_model("library.Book").objects.using(postgres_db).count()
     assert manifest.data[1].models["library.Book"] == book_count
+
+
+def test_definition_without_models_is_skipped(seeded, site, definitions):
+    """A drain left with nothing would make dumpdata dump everything."""
+    lines = []
+
+    class Lines(Reporter):
+        def info(self, message):
+            lines.append(message)
+
+    empty = Definition(name="rest", models=(), filename="rest.json", format="json")
+    result = api.dump(
+        definitions=[*definitions, empty], with_storages=False, reporter=Lines()
+    )
+    assert [d.name for d in result.data] == ["auth", "library"]
+    assert "data/rest.json" not in members_of(result.path)
+    assert "definition 'rest' selects no model: skipped" in lines
+    plan = api.plan_dump(definitions=[*definitions, empty], with_storages=False)
+    assert len(api.dumpdata_command_lines(plan)) == 2
+
+
+def test_destination_inside_a_storage(seeded, site, definitions):
+    """The archive being written and the work directory never go into the archive."""
+    destination = site / "media" / "dumps"
+    first = api.dump(
+        definitions=definitions, destination=destination, filename="a.tar.gz"
+    )
+    names = set(members_of(first.path))
+    assert not any(name.startswith("media/dumps") for name in names)
+    manifest = Manifest.from_bytes(members_of(first.path)["manifest.json"])
+    assert "dumps" not in manifest.storages[0].empty_directories
+    assert manifest.storages[0].files == 2

@@ -41,7 +41,11 @@ def files(root: Path) -> dict[str, tuple[str, int]]:
         )
         for p in root.rglob("*")
         if p.is_file()
-    } | {p.relative_to(root).as_posix() + "/": ("dir", 0) for p in root.rglob("*") if p.is_dir()}
+    } | {
+        p.relative_to(root).as_posix() + "/": ("dir", 0)
+        for p in root.rglob("*")
+        if p.is_dir()
+    }
 
 
 def dump_site(tmp_path: Path, using: str, name: str) -> Path:
@@ -99,3 +103,77 @@ def test_round_trip_sqlite(tmp_path):
     assert data("default") == original
     assert files(home / "media") == files(tmp_path / "first-source" / "media")
     assert archive.is_file()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_interrupted_load_removes_staging_and_changes_nothing(tmp_path):
+    """Ctrl-C in the middle of the data: rolled back, staging gone, media intact."""
+    from django.contrib.sites.models import Site
+    from django.db.models.signals import post_save
+
+    from tests.archives import make_archive, sites, snapshot
+
+    archive = make_archive(
+        tmp_path / "a.tar.gz",
+        data={"sites.json": sites((71, "a.org"), (72, "b.org"), (73, "c.org"))},
+        storages={"media": {"new.txt": b"new"}},
+    )
+    home = tmp_path / "home"
+    (home / "media").mkdir(parents=True)
+    (home / "media" / "old.txt").write_bytes(b"old")
+    before = (snapshot(home), list(Site.objects.values_list("pk", "domain")))
+
+    def interrupt(sender, instance, **kwargs):
+        if instance.pk == 72:
+            raise KeyboardInterrupt
+
+    post_save.connect(interrupt, sender=Site)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            api.load(archive, storages_basepath=home)
+    finally:
+        post_save.disconnect(interrupt, sender=Site)
+    assert (snapshot(home), list(Site.objects.values_list("pk", "domain"))) == before
+
+
+@pytest.mark.django_db
+def test_failed_storage_swap_puts_the_previous_storages_back(tmp_path):
+    """The second storage cannot go in place: the first one is put back too."""
+    from diskette.exceptions import StorageRestoreError
+    from tests.archives import make_archive, sites, snapshot
+
+    archive = make_archive(
+        tmp_path / "a.tar.gz",
+        data={"sites.json": sites((81, "swap.example.org"))},
+        storages={"media": {"new.txt": b"new"}, "var/media": {"x.txt": b"x"}},
+    )
+    home = tmp_path / "home"
+    (home / "media").mkdir(parents=True)
+    (home / "media" / "old.txt").write_bytes(b"old")
+    (home / "var").write_bytes(b"a file where a directory should be")
+    before = snapshot(home)
+    with pytest.raises(StorageRestoreError, match="'var/media'") as caught:
+        api.load(archive, storages_basepath=home)
+    assert caught.value.exit_code == 22
+    assert snapshot(home) == before
+
+
+@pytest.mark.django_db
+def test_stale_staging_directories_are_reported(tmp_path):
+    from diskette.reporter import Reporter
+    from tests.archives import make_archive, sites
+
+    class Recorder(Reporter):
+        def __init__(self):
+            self.warnings = []
+
+        def warning(self, message):
+            self.warnings.append(message)
+
+    archive = make_archive(tmp_path / "a.tar.gz", data={"s.json": sites((82, "x.org"))})
+    home = tmp_path / "home"
+    (home / ".diskette-load-killed").mkdir(parents=True)
+    reporter = Recorder()
+    api.load(archive, storages_basepath=home, reporter=reporter)
+    assert any(".diskette-load-killed" in w for w in reporter.warnings)
+    assert sorted(p.name for p in home.iterdir()) == [".diskette-load-killed"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import stat
 import threading
-from pathlib import Path
 
 import pytest
 from django.contrib.sites.models import Site

@@ -28,9 +28,7 @@ def write(path: Path, objects) -> Fixture:
 def dumpdata(*labels: str, using: str = "default") -> list[dict]:
     """What ``dumpdata --natural-foreign`` gives, M2M lists sorted."""
     out = StringIO()
-    call_command(
-        "dumpdata", *labels, natural_foreign=True, database=using, stdout=out
-    )
+    call_command("dumpdata", *labels, natural_foreign=True, database=using, stdout=out)
     objects = json.loads(out.getvalue())
     for item in objects:
         for name, value in item["fields"].items():
@@ -147,7 +145,13 @@ def test_flush_empties_tables_first(tmp_path):
 
 @pytest.mark.django_db
 def test_unknown_field_fails_unless_ignorenonexistent(tmp_path):
-    objects = [{"model": "sites.site", "pk": 14, "fields": {"domain": "a.org", "name": "a", "gone": 1}}]
+    objects = [
+        {
+            "model": "sites.site",
+            "pk": 14,
+            "fields": {"domain": "a.org", "name": "a", "gone": 1},
+        }
+    ]
     fixture = write(tmp_path / "s.json", objects)
     with pytest.raises(LoadError, match="s.json.*gone"):
         load_fixtures([fixture])
@@ -158,7 +162,9 @@ def test_unknown_field_fails_unless_ignorenonexistent(tmp_path):
 
 @pytest.mark.django_db
 def test_unknown_model_is_a_load_error(tmp_path):
-    fixture = write(tmp_path / "x.json", [{"model": "library.nope", "pk": 1, "fields": {}}])
+    fixture = write(
+        tmp_path / "x.json", [{"model": "library.nope", "pk": 1, "fields": {}}]
+    )
     with pytest.raises(LoadError, match=r"x\.json.*library\.nope"):
         load_fixtures([fixture])
 
@@ -166,8 +172,16 @@ def test_unknown_model_is_a_load_error(tmp_path):
 @pytest.mark.django_db
 def test_unique_violation_names_the_object(tmp_path):
     objects = [
-        {"model": "auth.group", "pk": 21, "fields": {"name": "twin", "permissions": []}},
-        {"model": "auth.group", "pk": 22, "fields": {"name": "twin", "permissions": []}},
+        {
+            "model": "auth.group",
+            "pk": 21,
+            "fields": {"name": "twin", "permissions": []},
+        },
+        {
+            "model": "auth.group",
+            "pk": 22,
+            "fields": {"name": "twin", "permissions": []},
+        },
     ]
     with pytest.raises(IntegrityLoadError, match=r"g\.json.*auth\.Group\(pk=22\)"):
         load_fixtures([write(tmp_path / "g.json", objects)])
@@ -188,7 +202,12 @@ def test_foreign_key_violation_names_the_data_file(tmp_path):
             {
                 "model": "library.author",
                 "pk": 5,
-                "fields": {"first_name": "A", "last_name": "B", "mentor": 999, "bio": ""},
+                "fields": {
+                    "first_name": "A",
+                    "last_name": "B",
+                    "mentor": 999,
+                    "bio": "",
+                },
             },
         ],
     )
@@ -204,8 +223,12 @@ def test_failure_mid_way_rolls_everything_back(tmp_path):
     """A receiver failing after some objects were saved: nothing stays, for real
     (no test transaction around the load)."""
     sites_before = list(Site.objects.values_list("pk", "domain"))
-    first = write(tmp_path / "first.json", [_site(pk, f"s{pk}.org") for pk in (31, 32, 33)])
-    second = write(tmp_path / "second.json", [_site(pk, f"s{pk}.org") for pk in (34, 35)])
+    first = write(
+        tmp_path / "first.json", [_site(pk, f"s{pk}.org") for pk in (31, 32, 33)]
+    )
+    second = write(
+        tmp_path / "second.json", [_site(pk, f"s{pk}.org") for pk in (34, 35)]
+    )
     saved = []
 
     def explode(sender, instance, **kwargs):
@@ -248,4 +271,8 @@ def test_jsonl_and_uuid_book_with_binary(tmp_path):
 
 
 def _site(pk: int, domain: str) -> dict:
-    return {"model": "sites.site", "pk": pk, "fields": {"domain": domain, "name": domain}}
+    return {
+        "model": "sites.site",
+        "pk": pk,
+        "fields": {"domain": domain, "name": domain},
+    }

@@ -15,7 +15,9 @@ from tests.archives import snapshot
 MTIME = 1_600_000_000
 
 
-def staged_tree(root: Path, files: dict[str, bytes], empty: tuple[str, ...] = ()) -> Path:
+def staged_tree(
+    root: Path, files: dict[str, bytes], empty: tuple[str, ...] = ()
+) -> Path:
     root.mkdir(parents=True, mode=0o700)
     for relative, content in files.items():
         path = root / relative
@@ -68,7 +70,9 @@ def test_replace_creates_missing_storage_and_parents_private(tmp_path):
 def test_merge_adds_and_overwrites_but_removes_nothing(layout):
     base, staging, backup = layout
     staged = staged_tree(staging / "media", {"same.txt": b"new", "added/n.txt": b"n"})
-    restore_storages([StagedStorage("media", staged)], base, mode="merge", backup=backup)
+    restore_storages(
+        [StagedStorage("media", staged)], base, mode="merge", backup=backup
+    )
     media = base / "media"
     assert (media / "same.txt").read_bytes() == b"new"
     assert (media / "same.txt").stat().st_mtime == MTIME

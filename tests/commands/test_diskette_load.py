@@ -76,7 +76,10 @@ def test_json_output(archive, base):
     payload = json.loads(load(str(archive), storages_basepath=str(base), json=True))
     assert payload["objects"] == 4
     assert payload["files"] == 2
-    assert [d["path"] for d in payload["data"]] == ["data/groups.json", "data/sites.json"]
+    assert [d["path"] for d in payload["data"]] == [
+        "data/groups.json",
+        "data/sites.json",
+    ]
     assert payload["storages"][0]["name"] == "media"
 
 
@@ -112,7 +115,10 @@ def test_storages_mode_merge_keeps_existing_files(archive, base):
 def test_flush_with_noinput(archive, base):
     Group.objects.create(name="doomed")
     load(str(archive), "--flush", "--noinput", storages_basepath=str(base))
-    assert sorted(Group.objects.values_list("name", flat=True)) == ["editors", "reviewers"]
+    assert sorted(Group.objects.values_list("name", flat=True)) == [
+        "editors",
+        "reviewers",
+    ]
 
 
 @pytest.mark.django_db
@@ -238,7 +244,9 @@ def _hostile(tmp_path: Path, kind: str) -> Path:
         ("integrity", 21, "perms.json"),
     ],
 )
-def test_failures_exit_with_their_status_and_one_line(tmp_path, site_env, kind, code, words):
+def test_failures_exit_with_their_status_and_one_line(
+    tmp_path, site_env, kind, code, words
+):
     var = Path(site_env["SANDBOX_VAR"])
     archive = _hostile(tmp_path, kind)
     rows, files = _rows(var / "db.sqlite3"), snapshot(var / "media")
@@ -257,7 +265,13 @@ def test_flush_asks_for_confirmation(tmp_path, site_env, archive_for_subprocess)
     var = Path(site_env["SANDBOX_VAR"])
     rows = _rows(var / "db.sqlite3")
     result = subprocess.run(
-        [sys.executable, str(MANAGE_PY), "diskette_load", str(archive_for_subprocess), "--flush"],
+        [
+            sys.executable,
+            str(MANAGE_PY),
+            "diskette_load",
+            str(archive_for_subprocess),
+            "--flush",
+        ],
         env=site_env,
         cwd=REPO_ROOT,
         input="no\n",
@@ -275,7 +289,9 @@ def test_flush_asks_for_confirmation(tmp_path, site_env, archive_for_subprocess)
 def archive_for_subprocess(tmp_path) -> Path:
     return make_archive(
         tmp_path / "many.tar.gz",
-        data={"sites.json": sites(*[(100 + i, f"s{i}.example.org") for i in range(60)])},
+        data={
+            "sites.json": sites(*[(100 + i, f"s{i}.example.org") for i in range(60)])
+        },
         storages={"media": {"new.txt": b"new"}},
     )
 

@@ -31,7 +31,15 @@ from diskette.exceptions import (
     UnsafeArchiveError,
     UnsupportedVersionError,
 )
-from tests.archives import Entry, directory, groups, make_archive, sites, snapshot, write_tar
+from tests.archives import (
+    Entry,
+    directory,
+    groups,
+    make_archive,
+    sites,
+    snapshot,
+    write_tar,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -96,8 +104,14 @@ def test_the_good_archive_loads(site):
 @pytest.mark.parametrize(
     ("entry", "match"),
     [
-        (Entry("media/link", type=tarfile.SYMTYPE, linkname="/etc/passwd"), "symbolic link"),
-        (Entry("media/hard", type=tarfile.LNKTYPE, linkname="media/a.txt"), "hard link"),
+        (
+            Entry("media/link", type=tarfile.SYMTYPE, linkname="/etc/passwd"),
+            "symbolic link",
+        ),
+        (
+            Entry("media/hard", type=tarfile.LNKTYPE, linkname="media/a.txt"),
+            "hard link",
+        ),
         (Entry("media/dev", type=tarfile.CHRTYPE), "device"),
         (Entry("media/blk", type=tarfile.BLKTYPE), "device"),
         (Entry("media/fifo", type=tarfile.FIFOTYPE), "FIFO"),
@@ -105,7 +119,16 @@ def test_the_good_archive_loads(site):
         (Entry("media/odd", b"x", type=b"Z"), "unsupported member type"),
         (Entry("media/contiguous", b"x", type=tarfile.CONTTYPE), "unsupported"),
     ],
-    ids=["symlink", "hardlink", "chardevice", "blockdevice", "fifo", "sparse", "unknown", "contiguous"],
+    ids=[
+        "symlink",
+        "hardlink",
+        "chardevice",
+        "blockdevice",
+        "fifo",
+        "sparse",
+        "unknown",
+        "contiguous",
+    ],
 )
 def test_member_types_other_than_file_and_directory_are_refused(site, entry, match):
     refused(site, hostile(site, entry), UnsafeArchiveError, match)
@@ -124,7 +147,17 @@ def test_member_types_other_than_file_and_directory_are_refused(site, entry, mat
         ("media/./a", "not a normalised"),
         ("media//a", "not a normalised"),
     ],
-    ids=["absolute", "dotdot", "dotdot-top", "backslash", "nul", "component", "name", "dot", "double-slash"],
+    ids=[
+        "absolute",
+        "dotdot",
+        "dotdot-top",
+        "backslash",
+        "nul",
+        "component",
+        "name",
+        "dot",
+        "double-slash",
+    ],
 )
 def test_unsafe_member_names_are_refused(site, name, match):
     # A NUL ends a ustar name field: only a pax "path" record can carry one.
@@ -215,7 +248,8 @@ def test_unsafe_storage_name_in_a_legacy_manifest_is_refused(site):
 
 def test_nested_storages_are_refused(site):
     archive = make_archive(
-        archive_path(site), storages={"media": {"a.txt": b"a"}, "media/sub": {"b": b"b"}}
+        archive_path(site),
+        storages={"media": {"a.txt": b"a"}, "media/sub": {"b": b"b"}},
     )
     refused(site, archive, UnsafeArchiveError, "nests")
 
@@ -307,7 +341,10 @@ def test_missing_archive_is_refused(site):
 def test_manifest_missing_is_refused(site):
     archive = write_tar(
         archive_path(site),
-        [directory("data"), Entry("data/sites.json", json.dumps(sites((7, "x"))).encode())],
+        [
+            directory("data"),
+            Entry("data/sites.json", json.dumps(sites((7, "x"))).encode()),
+        ],
     )
     refused(site, archive, ManifestError, "no manifest.json")
 
@@ -392,6 +429,42 @@ def test_data_naming_an_unknown_model_is_refused(site):
 
 
 def test_data_with_an_unknown_field_is_refused(site):
-    bad = [{"model": "sites.site", "pk": 8, "fields": {"domain": "x.org", "colour": "red"}}]
+    bad = [
+        {"model": "sites.site", "pk": 8, "fields": {"domain": "x.org", "colour": "red"}}
+    ]
     archive = make_archive(archive_path(site), data={"sites.json": bad})
     refused(site, archive, LoadError, "sites.json")
+
+
+def test_storage_file_count_differing_from_the_manifest_is_refused(site):
+    def lie(payload):
+        payload["diskette"]["storages"][0]["files"] = 5
+
+    refused(site, hostile(site, tamper=lie), ManifestError, "holds 1 files")
+
+
+def test_data_size_differing_from_the_manifest_is_refused(site):
+    def lie(payload):
+        payload["diskette"]["data"][0]["size"] = 3
+
+    refused(site, hostile(site, tamper=lie), ManifestError, "the manifest says 3")
+
+
+def test_huge_extended_header_is_refused_before_it_is_read(site):
+    """A pax header announcing 1 GiB would be read into memory by tarfile."""
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type = tarfile.XHDTYPE
+    header.size = 1024**3
+    raw = header.tobuf(format=tarfile.USTAR_FORMAT) + b"\0" * 4096
+    archive = archive_path(site)
+    archive.write_bytes(gzip.compress(raw))
+    refused(site, archive, UnsafeArchiveError, "extended header")
+
+
+def test_corrupt_compressed_data_is_refused(site):
+    archive = hostile(site)
+    content = bytearray(archive.read_bytes())
+    middle = len(content) // 2
+    content[middle : middle + 16] = bytes(16)
+    archive.write_bytes(bytes(content))
+    refused(site, archive, ArchiveError, "corrupt|truncated|not a")

@@ -99,12 +99,13 @@ class Command(DisketteCommand):
             help="do not dump this definition (repeatable)",
         )
         parser.add_argument(
-            "--format", choices=FORMATS, help="fixture format for every definition"
+            "--format",
+            metavar="|".join(FORMATS),
+            help="fixture format for every definition",
         )
         parser.add_argument(
             "--compresslevel",
             type=int,
-            choices=range(10),
             default=6,
             metavar="0-9",
             help="gzip compression level (default 6)",
