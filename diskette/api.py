@@ -35,7 +35,12 @@ from diskette.dumper import (
     resolve_models,
     write_fixture,
 )
-from diskette.exceptions import ConfigurationError, DumpError, ManifestError
+from diskette.exceptions import (
+    ArchiveError,
+    ConfigurationError,
+    DumpError,
+    ManifestError,
+)
 from diskette.loader import Fixture, load_fixtures
 from diskette.manifest import (
     DATA_PREFIX,
@@ -897,18 +902,21 @@ def load(
     )
     base = base.expanduser().absolute()
     timings: dict[str, float] = {}
-    staging = Path(
-        tempfile.mkdtemp(
-            prefix=STAGING_PREFIX, dir=_staging_parent(base, with_storages, reporter)
-        )
-    )
+    parent = _staging_parent(base, with_storages, reporter)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot create a staging directory in {str(parent or tempfile.gettempdir())!r}"
+            f" ({error.strerror or error}): give a writable --storages-basepath"
+        ) from None
     try:
         if remote:
             tick = time.monotonic()
             path = _fetch(archive, download_destination, staging, conf, reporter)
             timings["download"] = time.monotonic() - tick
         else:
-            path = Path(archive)
+            path = Path(archive).expanduser()
         return _load(
             path,
             str(archive) if remote else str(path),
@@ -974,8 +982,15 @@ def _load(
             return any(name == s or name.startswith(s + "/") for s in wanted_storages)
 
         root = staging / "archive"
-        root.mkdir(mode=0o700)
-        reader.extract(root, wanted=wanted)
+        try:
+            root.mkdir(mode=0o700)
+            reader.extract(root, wanted=wanted)
+        except OSError as error:
+            raise ArchiveError(
+                f"the archive could not be extracted into {str(staging)!r} "
+                f"({error.strerror or error}): free some space or give another "
+                "--storages-basepath; nothing was changed"
+            ) from None
     timings["verify"] = time.monotonic() - tick
     kind = "original diskette" if manifest.is_legacy else f"format {manifest.format}"
     reporter.detail(f"Verified {path.name} ({kind} archive)")

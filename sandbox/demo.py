@@ -8,6 +8,8 @@ compare) are appended to ``STEPS``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -126,11 +128,99 @@ def step_check(site: Site) -> None:
     site.manage("check")
 
 
+def step_dump(site: Site) -> None:
+    """Dump the definitions and the media storage into one archive, then list it."""
+    result = site.manage("diskette_dump", "--json", echo=False)
+    dumped = json.loads(result.stdout)
+    archive = Path(dumped["path"])
+    site.results["archive"] = str(archive)
+    for item in dumped["data"]:
+        print(f"    {item['path']:<40}{item['objects']:>8} objects")
+    for item in dumped["storages"]:
+        print(
+            f"    {item['name'] + '/':<40}{item['files']:>8} files {item['bytes']:>10} bytes"
+        )
+    print(f"    archive: {archive} ({dumped['size']} bytes)")
+    print(f"    BLAKE2b-512: {dumped['checksum']}")
+    print("$ tar tzvf " + archive.name + "  (first lines)")
+    listing = subprocess.run(
+        ["tar", "tzvf", str(archive)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    print(indent("\n".join(listing[:12] + [f"... {len(listing)} members in all"])))
+
+
+def step_load(site: Site) -> None:
+    """Load the archive into a second, freshly migrated site with no media."""
+    target = Site(site.var / "restored")
+    target.reset()
+    print(f"Second site: {target.var}")
+    target.manage("migrate", "--verbosity", "0")
+    target.manage("diskette_load", site.results["archive"])
+    site.results["restored"] = str(target.var)
+
+
+def step_compare(site: Site) -> None:
+    """Show that both sites hold the same data and the same media files."""
+    target = Site(Path(site.results["restored"]))
+    labels = ["library", "auth.user", "auth.group", "sites"]
+    source_data, target_data = (
+        normalised_dump(each, labels, each.var / "compare.json")
+        for each in (site, target)
+    )
+    if source_data != target_data:
+        raise DemoFailed("the restored site's data differs from the original's")
+    print(f"    data: {len(source_data)} objects identical ({', '.join(labels)})")
+    source_files = media_files(site.media, excluded=True)
+    target_files = media_files(target.media, excluded=False)
+    if source_files != target_files:
+        differ = sorted(set(source_files.items()) ^ set(target_files.items()))
+        raise DemoFailed(f"media differ: {differ[:5]}")
+    empty = [p for p in target.media.rglob("*") if p.is_dir() and not any(p.iterdir())]
+    print(
+        f"    media: {len(target_files)} files identical (bytes, mode and mtime), "
+        f"{len(empty)} empty directories kept; excluded files were left out"
+    )
+
+
+def normalised_dump(site: Site, labels: list[str], output: Path) -> list:
+    """``dumpdata`` of a site, with many-to-many lists sorted, for comparison."""
+    site.manage(
+        "dumpdata", *labels, "--natural-foreign", f"--output={output}", echo=False
+    )
+    objects = json.loads(output.read_text("utf-8"))
+    for obj in objects:
+        for name, value in obj["fields"].items():
+            if isinstance(value, list) and name not in ("metadata",):
+                obj["fields"][name] = sorted(value, key=json.dumps)
+    return sorted(objects, key=lambda obj: (obj["model"], json.dumps(obj["pk"])))
+
+
+def media_files(root: Path, *, excluded: bool) -> dict[str, tuple]:
+    """Each file's content hash, mode and mtime; without excluded ones if asked."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from diskette.storages import ExcludePatterns
+    from sandbox.settings import DISKETTE_STORAGES_EXCLUDES
+
+    patterns = ExcludePatterns(DISKETTE_STORAGES_EXCLUDES)
+    found = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if path.is_dir() or (excluded and patterns.excludes(relative, False)):
+            continue
+        stat = path.stat()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        found[relative] = (digest, stat.st_mode & 0o777, int(stat.st_mtime))
+    return found
+
+
 STEPS: list[tuple[str, Callable[[Site], None]]] = [
     ("Migrate a fresh sandbox database", step_migrate),
     (f"Seed about {OBJECTS} objects and the media files", step_seed),
     ("diskette_apps: definitions for every installed app", step_diskette_apps),
     ("manage.py check (with diskette's system checks)", step_check),
+    ("diskette_dump: data and media into one archive", step_dump),
+    ("diskette_load: into a second, fresh site", step_load),
+    ("Compare the two sites", step_compare),
 ]
 
 
