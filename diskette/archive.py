@@ -249,6 +249,9 @@ class ArchiveWriter:
 _MEMBER_OVERHEAD = 4096
 #: Tar end-of-archive blocks and record padding.
 _ARCHIVE_OVERHEAD = 20 * 1024
+#: Restored files and directories keep their permission bits, as tarfile's ``data``
+#: filter does: never setuid, setgid or sticky, never writable by group or others.
+RESTORED_MODE_MASK = 0o755
 _CHUNK = 1024 * 1024
 _READ_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error)
 
@@ -314,7 +317,8 @@ class MemberInfo:
     name: str
     is_dir: bool
     size: int
-    mtime: int
+    mtime: float
+    mode: int  # permission bits to restore: no setuid/setgid/sticky, no write for others
 
 
 def archive_checksum(path: str | os.PathLike) -> str:
@@ -517,7 +521,8 @@ class ArchiveReader:
             name=name,
             is_dir=member.isdir(),
             size=0 if member.isdir() else int(member.size),
-            mtime=int(member.mtime),
+            mtime=float(member.mtime),
+            mode=member.mode & RESTORED_MODE_MASK,
         )
 
     def inspect(self) -> Manifest:
@@ -594,7 +599,7 @@ class ArchiveReader:
         assert manifest is not None
         root = Path(staging).resolve()
         expected = _expected_checksums(manifest)
-        directories: list[tuple[Path, int]] = []
+        directories: list[tuple[Path, MemberInfo]] = []
         limit = (
             self.max_size
             + _ARCHIVE_OVERHEAD
@@ -613,8 +618,9 @@ class ArchiveReader:
             for relative in storage.empty_directories:
                 check_member_name(relative, "empty directory in the manifest")
                 _make_directories(root, f"{storage.name}/{relative.rstrip('/')}")
-        for path, mtime in reversed(directories):
-            os.utime(path, (mtime, mtime), follow_symlinks=False)
+        for path, info in reversed(directories):
+            os.chmod(path, info.mode | 0o700)
+            os.utime(path, (info.mtime, info.mtime), follow_symlinks=False)
         return root
 
     def _extract_members(self, root, limit, wanted, expected, directories) -> int:
@@ -643,7 +649,7 @@ class ArchiveReader:
                 if keep:
                     target = safe_join(root, info.name)
                     _make_directories(root, info.name)
-                    directories.append((target, info.mtime))
+                    directories.append((target, info))
                 continue
             target = safe_join(root, info.name) if keep else None
             if target is not None:
@@ -685,12 +691,16 @@ def _data_filter(member: tarfile.TarInfo, root: Path) -> None:
 
 
 def _make_directories(root: Path, relative: str) -> None:
-    """Create ``relative`` under ``root`` one checked component at a time (0700)."""
+    """Create ``relative`` under ``root`` one checked component at a time.
+
+    The staging root is 0700, so what is inside may take the usual modes (umask):
+    restored media must stay readable by the web server once swapped in.
+    """
     parts = check_member_name(relative, "directory").split("/")
     for index in range(1, len(parts) + 1):
         path = safe_join(root, "/".join(parts[:index]))
         try:
-            path.mkdir(mode=0o700)
+            path.mkdir(mode=0o777)
         except FileExistsError:
             if path.is_symlink() or not path.is_dir():
                 raise UnsafeArchiveError(
@@ -725,6 +735,7 @@ def _copy_member(source: BinaryIO | None, target: Path | None, info: MemberInfo)
             "again"
         )
     if target is not None:
+        os.chmod(target, info.mode)
         os.utime(target, (info.mtime, info.mtime), follow_symlinks=False)
     return digest.hexdigest()
 

@@ -13,6 +13,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,12 +61,12 @@ def _aside_name(path: Path) -> Path:
 
 
 def _make_parents(base: Path, name: str) -> None:
-    """Create the parents of storage ``name`` under ``base`` (0700), each checked."""
+    """Create the parents of storage ``name`` under ``base`` (umask modes), each checked."""
     parts = check_member_name(name, "storage name").split("/")[:-1]
     for index in range(1, len(parts) + 1):
         path = safe_join(base, "/".join(parts[:index]), "storage name")
         if not path.is_dir():
-            path.mkdir(mode=0o700)
+            path.mkdir(mode=0o777)
 
 
 def _remove(path: Path) -> None:
@@ -86,6 +87,9 @@ class _Replace:
         target = safe_join(base, storage.name, "storage name")
         aside = None
         if os.path.lexists(target):
+            # The storage directory keeps the mode it had (the web server reads it).
+            if target.is_dir() and not target.is_symlink():
+                os.chmod(storage.staged, stat.S_IMODE(target.stat().st_mode))
             aside = _aside_name(target)
             target.rename(aside)
         try:
@@ -133,7 +137,7 @@ class _Merge:
                     "directory: move it away or use --storages-mode replace"
                 )
             if not path.exists():
-                path.mkdir(mode=0o700)
+                path.mkdir(mode=0o777)
                 self.created.append(path)
 
     def apply(self, base: Path, storage: StagedStorage) -> Path:

@@ -50,7 +50,7 @@ def test_legacy_layout_with_manifest_last_and_no_directory_entries(tmp_path):
     assert (staging / "media" / "deep" / "file.txt").read_bytes() == b"f"
 
 
-def test_extract_is_private_and_keeps_mtimes(tmp_path):
+def test_extract_keeps_mtimes_and_permission_bits(tmp_path):
     archive = make_archive(
         tmp_path / "a.tar.gz",
         storages={"media": {"d/f.txt": b"content"}},
@@ -62,8 +62,8 @@ def test_extract_is_private_and_keeps_mtimes(tmp_path):
         reader.extract(staging)
     target = staging / "media" / "d" / "f.txt"
     assert target.read_bytes() == b"content"
-    assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    assert stat.S_IMODE((staging / "media" / "d").stat().st_mode) == 0o700
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert stat.S_IMODE(staging.stat().st_mode) == 0o700
     assert target.stat().st_mtime == MTIME
     assert (staging / "media" / "empty" / "inner").is_dir()
 
@@ -152,3 +152,17 @@ def test_extra_entry_type_helper_is_honest(tmp_path):
     )
     with tarfile.open(archive) as tar:
         assert tar.getmember("media/l").issym()
+
+
+def test_extract_drops_special_and_group_write_bits(tmp_path):
+    archive = make_archive(
+        tmp_path / "a.tar.gz",
+        storages={"media": {"run.sh": b"#!/bin/sh"}},
+        legacy=True,
+        extra=[Entry("media/shared.txt", data=b"s", mode=0o6777)],
+    )
+    staging = tmp_path / "staging"
+    staging.mkdir(mode=0o700)
+    with ArchiveReader(archive, **LIMITS) as reader:
+        reader.extract(staging)
+    assert stat.S_IMODE((staging / "media" / "shared.txt").stat().st_mode) == 0o755

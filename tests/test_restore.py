@@ -58,13 +58,24 @@ def test_replace_ends_exactly_as_staged(layout):
     assert sorted(p.name for p in base.iterdir()) == ["media"]
 
 
-def test_replace_creates_missing_storage_and_parents_private(tmp_path):
+def test_replace_creates_missing_storage_and_its_parents(tmp_path):
     base = tmp_path / "base"
     base.mkdir()
     staged = staged_tree(tmp_path / "staging" / "var" / "media", {"x.txt": b"x"})
     restore_storages([StagedStorage("var/media", staged)], base)
     assert (base / "var" / "media" / "x.txt").read_bytes() == b"x"
-    assert stat.S_IMODE((base / "var").stat().st_mode) == 0o700
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((base / "var").stat().st_mode) == 0o777 & ~umask
+
+
+def test_replace_keeps_the_mode_of_the_previous_storage_directory(tmp_path):
+    base = tmp_path / "base"
+    (base / "media").mkdir(parents=True, mode=0o750)
+    (base / "media").chmod(0o750)
+    staged = staged_tree(tmp_path / "staging" / "media", {"x.txt": b"x"})
+    restore_storages([StagedStorage("media", staged)], base)
+    assert stat.S_IMODE((base / "media").stat().st_mode) == 0o750
 
 
 def test_merge_adds_and_overwrites_but_removes_nothing(layout):
