@@ -24,7 +24,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.recorder import MigrationRecorder
 
 from diskette.archive import ArchiveReader, ArchiveWriter, normalise_checksum
-from diskette.conf import get_settings
+from diskette.checks import raise_for_settings
+from diskette.conf import get_settings, setting_names
 from diskette.definitions import FORMATS, Definition
 from diskette.download import download, is_url
 from diskette.dumper import (
@@ -61,7 +62,14 @@ from diskette.storages import (
     walk_storage,
 )
 
-# ---- dump: owned by the dump pipeline --------------------------------------
+#: The settings a load reads; a dump reads all the others.
+LOAD_SETTINGS = [
+    name
+    for name in setting_names()
+    if name.startswith(("DISKETTE_LOAD_", "DISKETTE_DOWNLOAD_"))
+]
+
+# ---- dump ----------------------------------------------------------------------
 
 #: Placeholders a dump filename may hold.
 FILENAME_PLACEHOLDERS = ("features", "date")
@@ -330,11 +338,19 @@ def plan_dump(
     using: str = DEFAULT_DB_ALIAS,
 ) -> DumpPlan:
     """Validate every choice of a dump and resolve it; reads no data, writes nothing."""
-    from diskette import checks
-
-    raise_for_settings = getattr(checks, "raise_for_settings", None)
-    if raise_for_settings is not None:
-        raise_for_settings()
+    own_definitions = definitions is not None or appconf is not None
+    replaced = {
+        "DISKETTE_APPS": own_definitions or not with_data,
+        "DISKETTE_STORAGES": storages is not None or not with_storages,
+        "DISKETTE_STORAGES_BASEPATH": storages_basepath is not None,
+        "DISKETTE_STORAGES_EXCLUDES": no_storages_excludes or not with_storages,
+        "DISKETTE_DUMP_PATH": destination is not None,
+        "DISKETTE_DUMP_FILENAME": filename is not None,
+    }
+    raise_for_settings(
+        [name for name in setting_names() if name not in LOAD_SETTINGS],
+        overridden=[name for name, yes in replaced.items() if yes],
+    )
     conf = get_settings()
     pattern = conf.dump_filename if filename is None else filename
     dump_filename(pattern, with_data=True, with_storages=True)  # fail early
@@ -719,7 +735,7 @@ def _manifest(plan, data_results, storage_results, migrations, writer) -> bytes:
     return json.dumps(payload, indent=2, ensure_ascii=False).encode("utf-8")
 
 
-# ---- load: owned by the load pipeline --------------------------------------
+# ---- load ----------------------------------------------------------------------
 
 #: Prefix of the private staging directory a load extracts into.
 STAGING_PREFIX = ".diskette-load-"
@@ -874,14 +890,13 @@ def load(
     database that holds rows merges by primary key, as ``loaddata`` does: use
     ``flush=True`` to empty it first. The input archive is never deleted.
     """
-    from diskette import checks
-
     reporter = reporter or Reporter()
     started = time.monotonic()
 
-    raise_for_settings = getattr(checks, "raise_for_settings", None)
-    if raise_for_settings is not None:
-        raise_for_settings()
+    raise_for_settings(
+        LOAD_SETTINGS,
+        overridden=["DISKETTE_LOAD_STORAGES_PATH"] if storages_basepath else [],
+    )
     conf = get_settings()
     if using not in connections:
         raise ConfigurationError(

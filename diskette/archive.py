@@ -318,7 +318,7 @@ class MemberInfo:
     is_dir: bool
     size: int
     mtime: float
-    mode: int  # permission bits to restore: no setuid/setgid/sticky, no write for others
+    mode: int  # permission bits to restore, masked by RESTORED_MODE_MASK
 
 
 def archive_checksum(path: str | os.PathLike) -> str:
@@ -619,7 +619,7 @@ class ArchiveReader:
                 check_member_name(relative, "empty directory in the manifest")
                 _make_directories(root, f"{storage.name}/{relative.rstrip('/')}")
         for path, info in reversed(directories):
-            os.chmod(path, info.mode | 0o700)
+            path.chmod(info.mode | 0o700)
             os.utime(path, (info.mtime, info.mtime), follow_symlinks=False)
         return root
 
@@ -735,7 +735,7 @@ def _copy_member(source: BinaryIO | None, target: Path | None, info: MemberInfo)
             "again"
         )
     if target is not None:
-        os.chmod(target, info.mode)
+        target.chmod(info.mode)
         os.utime(target, (info.mtime, info.mtime), follow_symlinks=False)
     return digest.hexdigest()
 

@@ -465,11 +465,20 @@ def check_settings(app_configs=None, **kwargs: Any) -> list[checks.CheckMessage]
     return [problem.check_message() for problem in settings_problems()]
 
 
-def raise_for_settings(names: Iterable[str] | None = None) -> None:
+def raise_for_settings(
+    names: Iterable[str] | None = None, *, overridden: Iterable[str] = ()
+) -> None:
     """Raise ConfigurationError with every error of the settings ``names`` (default: all).
 
-    Warnings do not raise. The message is each error's message, joined by "; ".
+    Problems that concern an ``overridden`` setting (one an option replaces, such
+    as ``--appconf`` for ``DISKETTE_APPS``) do not count. Warnings do not raise.
+    The message is each error's message, joined by "; ".
     """
-    errors = [p for p in settings_problems(names) if not p.warning]
+    replaced = set(overridden)
+    errors = [
+        p
+        for p in settings_problems(names)
+        if not p.warning and not replaced.intersection(p.settings)
+    ]
     if errors:
         raise ConfigurationError("; ".join(problem.sentence for problem in errors))

@@ -24,7 +24,6 @@ from django.core.management.color import no_style
 from django.core.management.sql import emit_post_migrate_signal, sql_flush
 from django.core.serializers.base import DeserializationError, DeserializedObject
 from django.db import (
-    DatabaseError,
     IntegrityError,
     connections,
     router,
@@ -32,7 +31,7 @@ from django.db import (
 )
 from django.db.models import Model
 
-from diskette.exceptions import IntegrityLoadError, LoadError
+from diskette.exceptions import DisketteError, IntegrityLoadError, LoadError
 from diskette.reporter import Reporter
 
 #: Deserializer formats a fixture may have.
@@ -101,7 +100,11 @@ class Saver:
                 f"data file {fixture.name!r}: could not load {_label(item)}: "
                 f"{_one_line(error)}; the database is unchanged"
             ) from error
-        except (DatabaseError, ValueError) as error:
+        except DisketteError:
+            raise
+        except Exception as error:
+            # DatabaseError, ValueError, or whatever a pre_save/post_save receiver
+            # raised: name the object; --traceback shows the chain.
             raise LoadError(
                 f"data file {fixture.name!r}: could not load {_label(item)}: "
                 f"{_one_line(error)}; the database is unchanged"

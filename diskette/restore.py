@@ -89,7 +89,7 @@ class _Replace:
         if os.path.lexists(target):
             # The storage directory keeps the mode it had (the web server reads it).
             if target.is_dir() and not target.is_symlink():
-                os.chmod(storage.staged, stat.S_IMODE(target.stat().st_mode))
+                storage.staged.chmod(stat.S_IMODE(target.stat().st_mode))
             aside = _aside_name(target)
             target.rename(aside)
         try:

@@ -394,3 +394,13 @@ def test_destination_inside_a_storage(seeded, site, definitions):
     manifest = Manifest.from_bytes(members_of(first.path)["manifest.json"])
     assert "dumps" not in manifest.storages[0].empty_directories
     assert manifest.storages[0].files == 2
+
+
+@pytest.mark.django_db
+def test_settings_an_argument_replaces_are_not_checked(site, definitions, settings):
+    """--appconf/definitions replace DISKETTE_APPS: a broken one does not matter."""
+    settings.DISKETTE_APPS = "auth"
+    result = api.dump(definitions=definitions, with_storages=False)
+    assert result.path.is_file()
+    with pytest.raises(ConfigurationError, match="DISKETTE_APPS"):
+        api.dump(with_storages=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from io import StringIO
 from pathlib import Path
 
@@ -33,16 +34,18 @@ def data(using: str) -> list[dict]:
     return sorted(objects, key=lambda o: (o["model"], json.dumps(o["pk"])))
 
 
-def files(root: Path) -> dict[str, tuple[str, int]]:
+def files(root: Path) -> dict[str, tuple[str, float, int]]:
+    """Every file's content, mtime and permission bits, and every directory."""
     return {
         p.relative_to(root).as_posix(): (
             hashlib.sha256(p.read_bytes()).hexdigest(),
-            int(p.stat().st_mtime),
+            p.stat().st_mtime,
+            stat.S_IMODE(p.stat().st_mode),
         )
         for p in root.rglob("*")
         if p.is_file()
     } | {
-        p.relative_to(root).as_posix() + "/": ("dir", 0)
+        p.relative_to(root).as_posix() + "/": ("dir", 0, 0)
         for p in root.rglob("*")
         if p.is_dir()
     }
@@ -177,3 +180,15 @@ def test_stale_staging_directories_are_reported(tmp_path):
     api.load(archive, storages_basepath=home, reporter=reporter)
     assert any(".diskette-load-killed" in w for w in reporter.warnings)
     assert sorted(p.name for p in home.iterdir()) == [".diskette-load-killed"]
+
+
+@pytest.mark.django_db
+def test_load_does_not_need_the_dump_settings(tmp_path, settings):
+    """A broken DISKETTE_APPS or DISKETTE_STORAGES is no reason to refuse a load."""
+    seed_database(30)
+    seed_media(tmp_path / "first-source" / "media", files=3)
+    archive = dump_site(tmp_path, "default", "first")
+    settings.DISKETTE_APPS = [["typo", {"models": ["nope.Nothing"]}]]
+    settings.DISKETTE_STORAGES = ["/outside/the/base"]
+    result = api.load(archive, storages_basepath=tmp_path / "home", flush=True)
+    assert result.objects > 30

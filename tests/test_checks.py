@@ -332,6 +332,16 @@ def test_raise_for_settings_includes_what_a_setting_depends_on(clean):
         raise_for_settings(["DISKETTE_APPS"])
 
 
+def test_raise_for_settings_skips_what_an_option_overrides(clean):
+    clean.DISKETTE_APPS = "auth"
+    clean.DISKETTE_STORAGES = ["/outside"]
+    with pytest.raises(ConfigurationError) as caught:
+        raise_for_settings(overridden=["DISKETTE_APPS"])
+    assert "DISKETTE_APPS" not in str(caught.value)
+    assert "outside" in str(caught.value)
+    raise_for_settings(overridden=["DISKETTE_APPS", "DISKETTE_STORAGES"])
+
+
 def test_raise_for_settings_refuses_unknown_setting_names():
     with pytest.raises(ValueError, match="not diskette settings: DISKETTE_NOPE"):
         raise_for_settings(["DISKETTE_NOPE"])

@@ -238,8 +238,11 @@ def test_failure_mid_way_rolls_everything_back(tmp_path):
 
     post_save.connect(explode, sender=Site)
     try:
-        with pytest.raises(RuntimeError, match="boom"):
+        with pytest.raises(
+            LoadError, match=r"second\.json.*sites\.Site\(pk=34\).*boom"
+        ) as caught:
             load_fixtures([first, second])
+        assert isinstance(caught.value.__cause__, RuntimeError)
     finally:
         post_save.disconnect(explode, sender=Site)
     assert saved == [31, 32, 33, 34]

@@ -159,8 +159,9 @@ def test_failure_mid_way_leaves_database_and_storages_as_before(archive, base):
 
     pre_save.connect(fail)
     try:
-        with pytest.raises(RuntimeError, match="third"):
+        with pytest.raises(CommandError, match="could not load .*third") as caught:
             load(str(archive), storages_basepath=str(base))
+        assert caught.value.returncode == 20
     finally:
         pre_save.disconnect(fail)
     assert (list(Group.objects.values_list("pk", "name")), Site.objects.count()) == rows

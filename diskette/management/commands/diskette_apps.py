@@ -14,8 +14,6 @@ from diskette.management.base import DisketteCommand
 
 
 class Command(DisketteCommand):
-    # No system checks: this command prints the fix for a broken DISKETTE_APPS.
-    requires_system_checks: list = []
     help = (
         "Print a definition for every installed app that has models, in "
         "INSTALLED_APPS order; paste the output as DISKETTE_APPS."
