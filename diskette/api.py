@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import django
+from django.apps import apps as django_apps
 from django.core import serializers
 from django.core.management import get_commands
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -849,6 +850,24 @@ def _staging_parent(base: Path, with_storages: bool, reporter: Reporter) -> Path
     return base
 
 
+def _exact_models(exact) -> bool | list[str]:
+    """``exact`` as True/False or a list of checked model labels (lower case)."""
+    if isinstance(exact, bool):
+        return exact
+    if isinstance(exact, str):
+        exact = [exact]
+    labels = []
+    for label in exact or ():
+        try:
+            labels.append(django_apps.get_model(str(label))._meta.label_lower)
+        except (LookupError, ValueError):
+            raise ConfigurationError(
+                f"--exact-model {label!r} is not an installed model: give it as "
+                "'app_label.ModelName'"
+            ) from None
+    return labels
+
+
 def _fetch(archive, destination, staging: Path, conf, reporter: Reporter) -> Path:
     """Download ``archive`` into staging (or ``destination``); return the local file."""
     target = (
@@ -881,6 +900,8 @@ def load(
     storages_mode: str = "replace",
     using: str = DEFAULT_DB_ALIAS,
     reporter: Reporter | None = None,
+    signals: bool = True,
+    exact: bool | list[str] | tuple[str, ...] = False,
 ) -> LoadResult:
     """Verify an archive (path or URL), load its data in one transaction, then
     swap its storages in; all or nothing.
@@ -889,6 +910,11 @@ def load(
     whole load back; storages are swapped only after the commit. A load into a
     database that holds rows merges by primary key, as ``loaddata`` does: use
     ``flush=True`` to empty it first. The input archive is never deleted.
+
+    Rows are inserted in batches where that gives what ``loaddata`` gives;
+    ``exact=True`` saves every object as ``loaddata`` does, a list of model
+    labels (``"app.Model"``) does so for those models. ``signals=False`` sends
+    no ``pre_save``, ``post_save`` or ``m2m_changed`` during the load.
     """
     reporter = reporter or Reporter()
     started = time.monotonic()
@@ -909,6 +935,7 @@ def load(
         )
     if checksum is not None:
         checksum = normalise_checksum(checksum)
+    exact = _exact_models(exact)
     remote = is_url(archive)
     base = (
         Path(storages_basepath)
@@ -949,6 +976,8 @@ def load(
             reporter=reporter,
             timings=timings,
             started=started,
+            signals=signals,
+            exact=exact,
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -972,6 +1001,8 @@ def _load(
     reporter: Reporter,
     timings: dict[str, float],
     started: float,
+    signals: bool = True,
+    exact: bool | list[str] = False,
 ) -> LoadResult:
     tick = time.monotonic()
     with ArchiveReader(
@@ -1027,6 +1058,8 @@ def _load(
             ignorenonexistent=ignorenonexistent,
             flush=flush,
             reporter=reporter,
+            signals=signals,
+            exact=exact,
         )
         for item, result in zip(data_files, results, strict=True):
             loaded.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import gzip
 import hashlib
 import hmac
@@ -13,6 +14,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,10 @@ from diskette.paths import check_member_name, safe_join
 
 #: Read and write buffer when copying member content.
 COPY_BUFFER = 1024 * 1024
+#: Uncompressed bytes per gzip member: each is compressed by one thread.
+GZIP_BLOCK = 1024 * 1024
+#: Most threads compressing at once.
+GZIP_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,60 @@ class _HashingWriter:
 
     def flush(self) -> None:
         self.raw.flush()
+
+
+class _ParallelGzip:
+    """A write-only gzip stream compressed by several threads at once.
+
+    What is written is cut into blocks of :data:`GZIP_BLOCK` bytes, each
+    compressed into a gzip member of its own by a thread of a pool (zlib releases
+    the GIL, so they really run in parallel) and written in order. The result is
+    a multi-member gzip file (RFC 1952), which gzip, tar and Python's gzip module
+    read as one stream; blocks of 1 MiB cost well under 1 % in size. At most two
+    blocks per thread are held in memory.
+    """
+
+    def __init__(self, raw, *, compresslevel: int, threads: int):
+        self.raw = raw
+        self.compresslevel = compresslevel
+        self.buffer = bytearray()
+        self.pending: collections.deque = collections.deque()
+        self.limit = 2 * threads
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="diskette-gzip")
+        self.members = 0
+
+    def write(self, data) -> int:
+        self.buffer += data
+        while len(self.buffer) >= GZIP_BLOCK:
+            block = bytes(self.buffer[:GZIP_BLOCK])
+            del self.buffer[:GZIP_BLOCK]
+            self._submit(block)
+        return len(data)
+
+    def _submit(self, block: bytes) -> None:
+        future = self.pool.submit(gzip.compress, block, self.compresslevel, mtime=0)
+        self.pending.append(future)
+        self.members += 1
+        while len(self.pending) > self.limit:
+            self.raw.write(self.pending.popleft().result())
+
+    def flush(self) -> None:
+        """Nothing to do: blocks are written as they are compressed."""
+
+    def close(self) -> None:
+        """Compress what is left and write every pending member."""
+        if self.buffer or not self.members:
+            self._submit(bytes(self.buffer))
+            self.buffer.clear()
+        while self.pending:
+            self.raw.write(self.pending.popleft().result())
+        self.pool.shutdown()
+
+    def abort(self) -> None:
+        """Drop what is pending; no thread is left running."""
+        self.pending.clear()
+        self.buffer.clear()
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _HashingReader:
@@ -123,11 +183,10 @@ class ArchiveWriter:
             self.abort()
             raise
         self._hashing = _HashingWriter(self._file, hashlib.blake2b())
-        self._gzip = gzip.GzipFile(
-            filename="",
-            mode="wb",
-            fileobj=self._hashing,
+        self._gzip = _ParallelGzip(
+            self._hashing,
             compresslevel=self.compresslevel,
+            threads=max(1, min(GZIP_THREADS, os.cpu_count() or 1)),
         )
         self._tar = tarfile.open(
             fileobj=self._gzip, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8"
@@ -228,7 +287,10 @@ class ArchiveWriter:
 
     def abort(self) -> None:
         """Close and remove the temporary file; never raises."""
-        for closing in (self._tar, self._gzip, self._file):
+        if self._gzip is not None:
+            with suppress(Exception):  # stop compressing before closing the tar
+                self._gzip.abort()
+        for closing in (self._tar, self._file):
             if closing is not None:
                 with suppress(Exception):  # the temp file goes away anyway
                     closing.close()

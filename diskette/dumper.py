@@ -1,18 +1,26 @@
 """Definitions → fixture files: exactly what ``dumpdata`` writes, in one read transaction.
 
-Each definition's fixture is serialized with Django's own serializers from the
-same querysets ``dumpdata`` builds (same model order, same ordering by primary
-key, same managers, same options), streamed to a file, counting the objects of
-every model on the way. A definition with ``dump_command`` runs that management
-command instead, with the arguments ``dumpdata`` would take.
+Each definition's fixture is serialized from the same querysets ``dumpdata``
+builds (same model order, same ordering by primary key, same managers, same
+options), streamed to a file, counting the objects of every model on the way.
+
+Two things make it fast without changing the output: objects are read in chunks,
+and what the serializer would query per object (natural foreign keys, M2M
+values) is fetched once per chunk (:mod:`diskette.prefetch`); ``json`` and
+``jsonl`` are written by drop-in subclasses of Django's serializers
+(:mod:`diskette.serializer`), other formats by Django's own. A definition with
+``dump_command`` runs that management command instead, with the arguments
+``dumpdata`` would take.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +32,9 @@ from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 
 from diskette.definitions import Definition
 from diskette.exceptions import DumpError
+from diskette.prefetch import RelatedLoader
 from diskette.reporter import Reporter
+from diskette.serializer import get_serializer, is_fast
 
 #: How often (in objects) the progress display is refreshed.
 PROGRESS_EVERY = 500
@@ -83,31 +93,74 @@ def dumped_models(definition: Definition, using: str = DEFAULT_DB_ALIAS) -> list
     ]
 
 
+#: Objects serialized per chunk; the related objects are fetched once per chunk.
+CHUNK_SIZE = 2000
+
+
+def dump_queryset(definition: Definition, model, using: str = DEFAULT_DB_ALIAS):
+    """The queryset ``dumpdata`` serializes for ``model``."""
+    manager = (
+        model._base_manager if definition.use_base_manager else model._default_manager
+    )
+    return manager.using(using).order_by(model._meta.pk.name)
+
+
 def _objects(
     definition: Definition,
     using: str,
     counts: dict[str, int],
     tick: Callable[[int], None],
+    as_queryset: bool,
 ) -> Iterator:
-    """Yield what dumpdata's ``get_objects`` yields, counting per model."""
+    """Yield what dumpdata's ``get_objects`` yields, counting per model.
+
+    Objects come in chunks with what their serialization reads already fetched
+    (see :mod:`diskette.prefetch`), so the queries do not grow with the objects.
+    """
     total = 0
     for model in dumped_models(definition, using):
-        manager = (
-            model._base_manager
-            if definition.use_base_manager
-            else model._default_manager
+        queryset = dump_queryset(definition, model, using)
+        loader = RelatedLoader.for_serializer(
+            model,
+            using,
+            natural_foreign=definition.natural_foreign,
+            natural_primary=definition.natural_primary,
+            as_queryset=as_queryset,
         )
-        queryset = manager.using(using).order_by(model._meta.pk.name)
-        chunk_size = 2000 if queryset._prefetch_related_lookups else None
         label = model._meta.label
         counts[label] = 0
-        for obj in queryset.iterator(chunk_size=chunk_size):
-            counts[label] += 1
-            total += 1
-            if total % PROGRESS_EVERY == 0:
-                tick(total)
-            yield obj
+        for chunk in loader.chunks(queryset, CHUNK_SIZE):
+            for obj in chunk:
+                counts[label] += 1
+                total += 1
+                if total % PROGRESS_EVERY == 0:
+                    tick(total)
+                yield obj
+            # The serializer is done with the chunk. Its objects hold reference
+            # cycles (a file field's FieldFile points back to its instance) that
+            # only the garbage collector would free: break them, so that memory
+            # is freed at once and the collector has little to do.
+            for obj in chunk:
+                obj.__dict__.clear()
+            gc.collect(1)  # what the serialization left in cycles (few)
     tick(total)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause automatic garbage collection; :func:`_objects` collects once per chunk.
+
+    The serialized objects are freed by reference counting (their cycles are
+    broken per chunk), so the automatic collections would only traverse live
+    objects again and again: about a sixth of the dump's time.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def dumpdata_arguments(
@@ -162,12 +215,19 @@ def write_fixture(
             reporter.progress(label, done)
 
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _collector_paused():
                 warnings.simplefilter("ignore")
                 with open(path, "w", encoding="utf-8") as stream:
-                    serializers.serialize(
-                        definition.format,
-                        _objects(definition, using, result.models, tick),
+                    serializer_class = get_serializer(definition.format)
+                    serializer = serializer_class()
+                    serializer.serialize(
+                        _objects(
+                            definition,
+                            using,
+                            result.models,
+                            tick,
+                            as_queryset=not is_fast(serializer_class),
+                        ),
                         indent=indent,
                         use_natural_foreign_keys=definition.natural_foreign,
                         use_natural_primary_keys=definition.natural_primary,

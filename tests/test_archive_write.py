@@ -136,3 +136,36 @@ def test_shrunk_source_stream_is_an_error(tmp_path):
     ):
         writer.add_stream("media/short", io.BytesIO(b"abc"), 10, mtime=0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_large_members_compressed_in_parallel_read_back_everywhere(
+    tmp_path, monkeypatch
+):
+    """Blocks compressed by several threads make one valid gzip stream: Python's
+    tarfile and gzip and the system's tar read it, byte for byte."""
+    import gzip
+    import shutil
+    import subprocess
+
+    monkeypatch.setattr("diskette.archive.GZIP_BLOCK", 4096)
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(50_000) + b"diskette " * 20_000)
+    target = tmp_path / "archive.tar.gz"
+    with ArchiveWriter(target, compresslevel=6) as writer:
+        member = writer.add_file("data/big.bin", big)
+        writer.add_bytes("manifest.json", b"{}")
+        written = writer.commit()
+
+    raw = target.read_bytes()
+    assert raw.count(b"\x1f\x8b\x08") > 10, "several gzip members"
+    assert written.blake2b == hashlib.blake2b(raw).hexdigest()
+    with tarfile.open(target, "r:gz") as tar:
+        assert tar.extractfile("data/big.bin").read() == big.read_bytes()
+    with tarfile.open(fileobj=gzip.GzipFile(target), mode="r|") as tar:
+        assert [info.name for info in tar] == ["data/big.bin", "manifest.json"]
+    assert member.sha256 == hashlib.sha256(big.read_bytes()).hexdigest()
+    if shutil.which("tar"):
+        listed = subprocess.run(
+            ["tar", "-tzf", str(target)], capture_output=True, text=True, check=True
+        )
+        assert listed.stdout.split() == ["data/big.bin", "manifest.json"]

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 
 import pytest
 from django.apps import apps
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, Permission, User
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.sites.models import Site
+from django.core import serializers
 from django.core.management import call_command
 from django.db import connections
+from django.test.utils import CaptureQueriesContext
 
 from diskette.definitions import Definition
 from diskette.dumper import (
@@ -21,6 +25,15 @@ from diskette.dumper import (
 )
 from diskette.exceptions import DumpError
 from diskette.reporter import Reporter
+from sandbox.library.seeding import seed_database
+
+
+@pytest.fixture(autouse=True)
+def fresh_content_types():
+    """Content types cached in a rolled-back test would be stale in the next one."""
+    ContentType.objects.clear_cache()
+    yield
+    ContentType.objects.clear_cache()
 
 
 def definition(name, models, fmt="json", **options) -> Definition:
@@ -64,17 +77,24 @@ SHAPES = [
 @pytest.mark.filterwarnings(
     "ignore::django.core.management.commands.dumpdata.ProxyModelWarning"
 )
+@pytest.mark.parametrize("indent", [2, None])
 @pytest.mark.parametrize(("fmt", "flags", "options"), SHAPES)
-def test_every_model_shape_equals_dumpdata(tmp_path, seeded, fmt, flags, options):
-    """Each sandbox model on its own, then the whole app, byte for byte."""
+def test_every_model_shape_equals_dumpdata(
+    tmp_path, seeded, fmt, flags, options, indent
+):
+    """Each sandbox model on its own, then the whole app, byte for byte.
+
+    Without indent, json and jsonl go through the C encoder: still the same bytes.
+    """
+    indent_flags = () if indent is None else (f"--indent={indent}",)
     models = [*labels("library"), "auth.User", "auth.Group", "sites.Site"]
     models.append("library.PublishedBook")  # a proxy: dumpdata writes nothing for it
     for label in [*dict.fromkeys(models), None]:
         chosen = [label] if label else labels("library")
         item = definition("shape", chosen, fmt, **options)
         path = tmp_path / f"ours.{fmt}"
-        result = write_fixture(item, path, indent=2)
-        expected = dumpdata(tmp_path, chosen, *flags, f"--format={fmt}", "--indent=2")
+        result = write_fixture(item, path, indent=indent)
+        expected = dumpdata(tmp_path, chosen, *flags, f"--format={fmt}", *indent_flags)
         assert path.read_bytes() == expected, label
         if label and apps.get_model(label)._meta.proxy:
             assert result.models == {}, "dumpdata skips proxy models"
@@ -218,8 +238,6 @@ def test_definitions_share_one_repeatable_read_snapshot(tmp_path, postgres_db):
 @pytest.mark.postgres
 @pytest.mark.django_db(databases=["default", "postgres"], transaction=True)
 def test_postgres_fixture_equals_dumpdata(tmp_path, postgres_db):
-    from sandbox.library.seeding import seed_database
-
     seed_database(40, using=postgres_db)
     chosen = labels("library")
     item = definition("library", chosen, natural_foreign=True)
@@ -230,3 +248,218 @@ def test_postgres_fixture_equals_dumpdata(tmp_path, postgres_db):
     assert result.models["library.Book"] == (
         apps.get_model("library.Book").objects.using(postgres_db).count()
     )
+
+
+# ---- per object, on every database, against Django's own serializer -----------
+
+#: Every sandbox model shape, plus auth with permissions (natural keys that read
+#: a foreign key) and content types.
+COMPARED_MODELS = [
+    "contenttypes.ContentType",
+    "auth.Permission",
+    "auth.Group",
+    "auth.User",
+    *[
+        model._meta.label
+        for model in apps.get_app_config("library").get_models()
+        if not model._meta.proxy
+    ],
+]
+#: (format, natural_foreign, natural_primary)
+COMPARED = [
+    ("json", False, False),
+    ("json", True, False),
+    ("json", True, True),
+    ("jsonl", True, False),
+    ("jsonl", False, False),
+    ("xml", True, False),
+    ("xml", False, False),
+    ("yaml", True, False),
+]
+
+
+def _unordered_m2m(model) -> set[str]:
+    """M2M fields whose order Django leaves to the database (no default ordering)."""
+    return {
+        field.name
+        for field in model._meta.many_to_many
+        if not field.remote_field.model._meta.ordering
+    }
+
+
+def _parse(fmt: str, text: str) -> list:
+    """The objects of a fixture as comparable Python values."""
+    if fmt == "json":
+        return json.loads(text)
+    if fmt == "jsonl":
+        return [json.loads(line) for line in text.splitlines() if line]
+    if fmt == "yaml":
+        import yaml
+
+        return yaml.safe_load(text) or []
+    from xml.etree import ElementTree  # noqa: S405 - written by the test itself
+
+    objects = []
+    for node in ElementTree.fromstring(text):  # noqa: S314
+        fields = {}
+        for field in node:
+            children = [ElementTree.tostring(child, "unicode") for child in field]
+            fields[field.get("name")] = [field.text, children]
+        objects.append({"model": node.get("model"), "pk": node.get("pk"), **fields})
+    return objects
+
+
+def _normalised(fmt: str, text: str, model) -> list:
+    unordered = _unordered_m2m(model)
+    objects = _parse(fmt, text)
+    for obj in objects:
+        fields = obj.get("fields", obj)
+        for name in unordered & set(fields):
+            value = fields[name]
+            if fmt == "xml":
+                fields[name] = [value[0], sorted(value[1])]
+            else:
+                fields[name] = sorted(value, key=repr)
+    return objects
+
+
+@pytest.mark.django_db(databases=["default", "postgres"])
+@pytest.mark.parametrize(("fmt", "natural_foreign", "natural_primary"), COMPARED)
+def test_objects_equal_django_serializer_on_each_database(
+    tmp_path, db_alias, fmt, natural_foreign, natural_primary
+):
+    """Per object and per model, what Django's serializer writes for the same rows.
+
+    M2M lists are compared in order, except for related models without a default
+    ordering, where Django's order is the database's (ours is by primary key).
+    """
+    seed_database(40, using=db_alias)
+    for label in COMPARED_MODELS:
+        model = apps.get_model(label)
+        item = definition(
+            "shape",
+            [label],
+            fmt,
+            natural_foreign=natural_foreign,
+            natural_primary=natural_primary,
+        )
+        path = tmp_path / f"ours.{fmt}"
+        result = write_fixture(item, path, using=db_alias)
+        expected = serializers.serialize(
+            fmt,
+            model._default_manager.using(db_alias).order_by(model._meta.pk.name),
+            use_natural_foreign_keys=natural_foreign,
+            use_natural_primary_keys=natural_primary,
+        )
+        ours = _normalised(fmt, path.read_text("utf-8"), model)
+        assert ours == _normalised(fmt, expected, model), label
+        assert result.models == {label: model._default_manager.using(db_alias).count()}
+        assert len(ours) == result.objects > 0, label
+
+
+def _grow(using: str, start: int) -> None:
+    """Add rows of every relation shape, reusing what the seed wrote."""
+    from sandbox.library.models import Author, Book, Note, Review
+
+    books = list(Book.objects.using(using).order_by("pk"))
+    authors = list(Author.objects.using(using).order_by("pk"))
+    groups = list(Group.objects.using(using).order_by("pk"))
+    permissions = list(Permission.objects.using(using).order_by("pk")[:20])
+    book_type = ContentType.objects.db_manager(using).get_for_model(Book)
+    for index in range(start, start + 20):
+        book = books[index % len(books)]
+        copy = Book.objects.using(using).create(
+            id=uuid.UUID(int=10**9 + index, version=4),
+            title=f"{book.title} (2)",
+            publisher=book.publisher,
+            price=book.price,
+            published_at=book.published_at,
+            metadata=book.metadata,
+            sequel=book,
+        )
+        copy.authors.set(authors[index % 3 :])
+        copy.tags.set(book.tags.all())
+        user = User.objects.db_manager(using).create_user(f"grown-{index}")
+        user.groups.set(groups)
+        user.user_permissions.set(permissions[index % 5 :])
+        Review.objects.using(using).create(
+            book=copy, reviewer=user, rating=3, created=book.published_at
+        )
+        Note.objects.using(using).create(
+            content_type=book_type, object_id=str(copy.pk), text=f"grown {index}"
+        )
+        Author.objects.using(using).create(
+            first_name="Grown", last_name=str(index), mentor=authors[-1]
+        )
+        group = Group.objects.using(using).create(name=f"grown-{index}")
+        group.permissions.set(permissions[: index % 7 + 5])
+
+
+@pytest.mark.django_db(databases=["default", "postgres"])
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_queries_do_not_grow_with_the_objects(tmp_path, db_alias, fmt):
+    """No query per object: more rows in every relation, the same queries."""
+    seed_database(40, using=db_alias)
+    _grow(db_alias, 0)  # every relation holds rows
+    chosen = ["auth.Group", "auth.User", "auth.Permission", *labels("library")]
+    item = definition("all", chosen, fmt, natural_foreign=True)
+
+    def dump() -> tuple[int, int]:
+        with CaptureQueriesContext(connections[db_alias]) as queries:
+            result = write_fixture(item, tmp_path / f"all.{fmt}", using=db_alias)
+        return len(queries), result.objects
+
+    before, objects_before = dump()
+    _grow(db_alias, 100)
+    after, objects_after = dump()
+    assert objects_after >= objects_before + 100
+    assert after == before
+
+
+def test_small_chunks_give_the_same_fixture(tmp_path, seeded, monkeypatch):
+    """Related data is fetched per primary key range: chunk edges change nothing."""
+    chosen = ["auth.Group", "auth.User", *labels("library")]
+    item = definition("all", chosen, "jsonl", natural_foreign=True)
+    write_fixture(item, tmp_path / "big.jsonl")
+    monkeypatch.setattr("diskette.dumper.CHUNK_SIZE", 7)
+    with CaptureQueriesContext(connections["default"]) as queries:
+        write_fixture(item, tmp_path / "small.jsonl")
+    assert (tmp_path / "small.jsonl").read_bytes() == (
+        tmp_path / "big.jsonl"
+    ).read_bytes()
+    books = apps.get_model("library.Book").objects.count()
+    assert len(queries) > books // 7, "several chunks were read"
+
+
+def test_a_registered_serializer_is_used_as_dumpdata_would(monkeypatch):
+    """Our fast classes replace Django's own only; a project's module is kept."""
+    from django.core.serializers import jsonl as django_jsonl
+
+    from diskette.serializer import JSONLSerializer, JSONSerializer, get_serializer
+
+    assert get_serializer("json") is JSONSerializer
+    assert get_serializer("jsonl") is JSONLSerializer
+    assert get_serializer("xml") is serializers.get_serializer("xml")
+    monkeypatch.setattr(serializers, "_serializers", {})
+    serializers.register_serializer("json", "django.core.serializers.jsonl")
+    assert get_serializer("json") is django_jsonl.Serializer
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_garbage_collector_state_is_restored(tmp_path, seeded, enabled):
+    """Collection is paused while serializing, then left as the caller had it."""
+    import gc
+
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        item = definition("library", labels("library"), natural_foreign=True)
+        write_fixture(item, tmp_path / "lib.json")
+        assert gc.isenabled() is enabled
+        with connections["default"].cursor() as cursor:
+            cursor.execute("UPDATE library_book SET price = 'not a number'")
+        with pytest.raises(DumpError):
+            write_fixture(item, tmp_path / "lib.json")
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

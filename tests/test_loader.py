@@ -11,13 +11,25 @@ from django.contrib.auth.models import Group
 from django.contrib.sites.models import Site
 from django.core import serializers
 from django.core.management import call_command
+from django.core.serializers.base import DeserializationError
 from django.db.models.signals import post_save, pre_save
 
 from diskette.exceptions import IntegrityLoadError, LoadError
 from diskette.loader import Fixture, load_fixtures
+from diskette.reporter import Reporter
 from sandbox.library.models import Author, Book, Publisher
 
 LIBRARY_DUMP = ["library", "auth.user", "auth.group", "sites"]
+
+
+@pytest.fixture(autouse=True)
+def forget_content_types():
+    """A flush inside a test creates content types that the test's rollback
+    removes: later tests must not find them in Django's cache."""
+    yield
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()
 
 
 def write(path: Path, objects) -> Fixture:
@@ -279,3 +291,386 @@ def _site(pk: int, domain: str) -> dict:
         "pk": pk,
         "fields": {"domain": domain, "name": domain},
     }
+
+
+# ---- the batched saver gives what loaddata gives ---------------------------------
+
+#: Apps whose every table (auto-created many-to-many ones included) is compared.
+COMPARED_APPS = ("library", "auth", "sites", "contenttypes")
+
+
+def database_state(using: str) -> dict:
+    """Every row of every compared table (ids of link tables included), and the
+    sequences: what a load must leave exactly as loaddata leaves it."""
+    from django.apps import apps
+    from django.db import connections
+
+    connection = connections[using]
+    state: dict = {}
+    with connection.cursor() as cursor:
+        for model in apps.get_models(include_auto_created=True):
+            meta = model._meta
+            if meta.app_label not in COMPARED_APPS or meta.proxy or not meta.managed:
+                continue
+            table = connection.ops.quote_name(meta.db_table)
+            cursor.execute(f"SELECT * FROM {table}")  # noqa: S608
+            rows = [
+                tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+                for row in cursor.fetchall()
+            ]
+            state[meta.db_table] = sorted(rows, key=repr)
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT sequencename, last_value FROM pg_sequences "
+                "WHERE schemaname = current_schema() ORDER BY sequencename"
+            )
+        else:
+            cursor.execute("SELECT name, seq FROM sqlite_sequence ORDER BY name")
+        state["sequences"] = cursor.fetchall()
+    return state
+
+
+def dump_fixtures(tmp_path: Path, using: str) -> list[Fixture]:
+    """The seeded site as dumpdata writes it: permissions with natural primary
+    keys, users and groups, sites and the library with natural foreign keys."""
+    fixtures = []
+    for name, labels, natural_primary in (
+        ("permissions.json", ["auth.permission"], True),
+        ("auth.json", ["auth.group", "auth.user"], False),
+        ("sites.json", ["sites"], False),
+        ("library.json", ["library"], False),
+    ):
+        path = tmp_path / name
+        call_command(
+            "dumpdata",
+            *labels,
+            natural_foreign=True,
+            natural_primary=natural_primary,
+            database=using,
+            output=str(path),
+        )
+        fixtures.append(Fixture(name=name, path=path))
+    return fixtures
+
+
+def loaddata_state(fixtures: list[Fixture], using: str) -> dict:
+    """The database after ``flush`` and plain ``loaddata`` of ``fixtures``."""
+    from diskette.loader import flush_database
+
+    flush_database(using)
+    call_command(
+        "loaddata", *[str(f.path) for f in fixtures], database=using, verbosity=0
+    )
+    return database_state(using)
+
+
+class Detail(Reporter):
+    def __init__(self):
+        self.details: list[str] = []
+
+    def detail(self, message: str) -> None:
+        self.details.append(message)
+
+
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_batched_load_gives_what_loaddata_gives(db_alias, tmp_path):
+    """Every sandbox model shape, auth users, groups and permissions with natural
+    keys: same rows, same link rows (ids too), same sequences as loaddata."""
+    from sandbox.library.seeding import seed_database
+
+    seed_database(60, using=db_alias)
+    fixtures = dump_fixtures(tmp_path, db_alias)
+    expected = loaddata_state(fixtures, db_alias)
+    assert expected["library_book_authors"] and expected["library_ebook"]
+
+    reporter = Detail()
+    load_fixtures(fixtures, using=db_alias, flush=True, reporter=reporter)
+    assert database_state(db_alias) == expected
+    # The fast path was taken where it can be, the exact one elsewhere, said so.
+    assert "library.Book: batched inserts" in reporter.details
+    assert "auth.User: batched inserts" in reporter.details
+    assert (
+        "library.EBook: exact loaddata path (multi-table inheritance child)"
+        in reporter.details
+    )
+    assert (
+        "auth.Permission: exact loaddata path (its table already holds rows)"
+        in reporter.details
+    )
+    # The next insert does not collide with loaded rows (sequences reset).
+    Publisher.objects.using(db_alias).create(name="after the load")
+    Author.objects.using(db_alias).create(first_name="After", last_name="Load")
+    Group.objects.using(db_alias).create(name="after the load")
+
+
+@pytest.mark.django_db(databases=["default", "postgres"])
+@pytest.mark.parametrize(
+    "options",
+    [{"exact": True}, {"signals": False}, {"exact": True, "signals": False}],
+)
+def test_exact_and_silent_loads_give_what_loaddata_gives(db_alias, tmp_path, options):
+    from sandbox.library.seeding import seed_database
+
+    seed_database(30, using=db_alias)
+    fixtures = dump_fixtures(tmp_path, db_alias)
+    expected = loaddata_state(fixtures, db_alias)
+    load_fixtures(fixtures, using=db_alias, flush=True, **options)
+    assert database_state(db_alias) == expected
+
+
+class SignalLog:
+    """Records pre_save, post_save and m2m_changed of the library and auth."""
+
+    def __init__(self):
+        self.events: list[tuple] = []
+
+    def saved(self, signal_name):
+        def receiver(sender, instance, raw, created=None, **kwargs):
+            self.events.append(
+                (signal_name, sender._meta.label, str(instance.pk), raw, created)
+            )
+
+        return receiver
+
+    def m2m(self, sender, instance, action, reverse, model, pk_set, **kwargs):
+        self.events.append(
+            (
+                action,
+                sender._meta.label,
+                str(instance.pk),
+                reverse,
+                model._meta.label,
+                tuple(sorted(map(str, pk_set or ()))),
+            )
+        )
+
+    def __enter__(self):
+        from django.db.models.signals import m2m_changed
+
+        self.pre = self.saved("pre_save")
+        self.post = self.saved("post_save")
+        for model in (Author, Book, Group):
+            pre_save.connect(self.pre, sender=model)
+            post_save.connect(self.post, sender=model)
+        m2m_changed.connect(self.m2m, sender=Book.authors.through)
+        m2m_changed.connect(self.m2m, sender=Group.permissions.through)
+        return self
+
+    def __exit__(self, *exc):
+        from django.db.models.signals import m2m_changed
+
+        for model in (Author, Book, Group):
+            pre_save.disconnect(self.pre, sender=model)
+            post_save.disconnect(self.post, sender=model)
+        m2m_changed.disconnect(self.m2m, sender=Book.authors.through)
+        m2m_changed.disconnect(self.m2m, sender=Group.permissions.through)
+
+
+@pytest.mark.django_db
+def test_signals_are_sent_as_loaddata_sends_them(tmp_path):
+    """pre_save/post_save (raw, created) and m2m_changed (pre_add/post_add with
+    the linked ids) for each object, batched or not; none with signals=False."""
+    from diskette.loader import flush_database
+    from sandbox.library.seeding import seed_database
+
+    seed_database(30)
+    fixtures = dump_fixtures(tmp_path, "default")
+    flush_database("default")
+    with SignalLog() as loaddata_log:
+        call_command("loaddata", *[str(f.path) for f in fixtures], verbosity=0)
+    expected = database_state("default")
+    assert {e[0] for e in loaddata_log.events} == {
+        "pre_save",
+        "post_save",
+        "pre_add",
+        "post_add",
+    }
+    assert all(e[3] is True for e in loaddata_log.events if e[0].endswith("save"))
+
+    with SignalLog() as ours:
+        load_fixtures(fixtures, flush=True)
+    assert sorted(ours.events) == sorted(loaddata_log.events)
+    assert database_state("default") == expected
+
+    with SignalLog() as silent:
+        load_fixtures(fixtures, flush=True, signals=False)
+    assert silent.events == []
+    assert database_state("default") == expected
+
+
+@pytest.mark.django_db
+def test_receivers_see_what_loaddata_shows_them(tmp_path):
+    """A post_save receiver reading other rows finds them, batched or not."""
+    from sandbox.library.seeding import seed_database
+
+    seed_database(30)
+    fixtures = dump_fixtures(tmp_path, "default")
+    counts = []
+
+    def count_publishers(sender, instance, **kwargs):
+        counts.append(Publisher.objects.filter(pk=instance.publisher_id).count())
+
+    post_save.connect(count_publishers, sender=Book)
+    try:
+        load_fixtures(fixtures, flush=True)
+    finally:
+        post_save.disconnect(count_publishers, sender=Book)
+    assert counts and set(counts) == {1}
+
+
+def _authors(*rows) -> list[dict]:
+    return [
+        {
+            "model": "library.author",
+            "pk": pk,
+            "fields": {"first_name": first, "last_name": last, "mentor": mentor},
+        }
+        for pk, first, last, mentor in rows
+    ]
+
+
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_same_primary_key_twice_across_fixtures(db_alias, tmp_path):
+    """The second data file's batch collides: rolled back alone and saved
+    object by object, the later object wins, as with loaddata."""
+    first = write(
+        tmp_path / "first.json",
+        _authors((1, "Ada", "One", None), (2, "Bea", "Two", ["Ada", "One"])),
+    )
+    second = write(
+        tmp_path / "second.json",
+        _authors((3, "Cy", "Three", None), (2, "Bea", "Again", ["Cy", "Three"])),
+    )
+    fixtures = [first, second]
+    expected = loaddata_state(fixtures, db_alias)
+    load_fixtures(fixtures, using=db_alias, flush=True)
+    assert database_state(db_alias) == expected
+    assert Author.objects.using(db_alias).get(pk=2).last_name == "Again"
+
+
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_table_with_rows_takes_the_exact_path(db_alias, tmp_path):
+    """Rows already there are merged by primary key, exactly as loaddata does."""
+    from diskette.loader import flush_database
+
+    fixture = write(
+        tmp_path / "authors.json",
+        _authors((1, "Ada", "New", None), (5, "Eve", "Five", ["Ada", "New"])),
+    )
+
+    def existing():
+        flush_database(db_alias)
+        Author.objects.using(db_alias).create(pk=1, first_name="Ada", last_name="Old")
+        Author.objects.using(db_alias).create(pk=9, first_name="Kept", last_name="K")
+
+    existing()
+    call_command("loaddata", str(fixture.path), database=db_alias, verbosity=0)
+    expected = database_state(db_alias)
+    existing()
+    reporter = Detail()
+    load_fixtures([fixture], using=db_alias, reporter=reporter)
+    assert database_state(db_alias) == expected
+    assert (
+        "library.Author: exact loaddata path (its table already holds rows)"
+        in reporter.details
+    )
+
+
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_multi_table_inheritance_child_takes_the_exact_path(db_alias, tmp_path):
+    from sandbox.library.seeding import seed_database
+
+    seed_database(30, using=db_alias)
+    path = tmp_path / "books.json"
+    call_command(
+        "dumpdata",
+        "library.publisher",
+        "library.book",
+        "library.ebook",
+        "library.author",
+        "library.tag",
+        natural_foreign=True,
+        database=db_alias,
+        output=str(path),
+    )
+    fixtures = [Fixture(name="books.json", path=path)]
+    expected = loaddata_state(fixtures, db_alias)
+    assert expected["library_ebook"]
+    reporter = Detail()
+    load_fixtures(fixtures, using=db_alias, flush=True, reporter=reporter)
+    assert database_state(db_alias) == expected
+    assert (
+        "library.EBook: exact loaddata path (multi-table inheritance child)"
+        in reporter.details
+    )
+
+
+@pytest.mark.django_db
+def test_exact_models_take_the_exact_path(tmp_path):
+    fixture = write(tmp_path / "a.json", _authors((1, "Ada", "One", None)))
+    reporter = Detail()
+    load_fixtures([fixture], reporter=reporter, exact=["library.author"])
+    assert "library.Author: exact loaddata path (asked for)" in reporter.details
+    assert Author.objects.get(pk=1).last_name == "One"
+
+
+@pytest.mark.django_db
+def test_duplicate_unique_value_in_a_batch_names_the_object(tmp_path):
+    """A batch that breaks a unique constraint is saved again object by object:
+    the error names the object loaddata would stop at."""
+    fixture = write(
+        tmp_path / "a.json",
+        _authors((1, "Ada", "Twin", None), (2, "Ada", "Twin", None)),
+    )
+    with pytest.raises(IntegrityLoadError, match=r"a\.json.*library\.Author\(pk=2\)"):
+        load_fixtures([fixture])
+    assert not Author.objects.exists()
+
+
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_a_renamed_object_is_not_found_under_its_old_natural_key(db_alias, tmp_path):
+    """The same primary key again under another natural key: a reference to the
+    old key fails, as with loaddata (the row no longer has it)."""
+    known = [(10 + n, "M", name, None) for n, name in enumerate("ABCD")]
+    pupils = [(20 + n, "P", name, ["M", name]) for n, name in enumerate("ABCD")]
+    first = write(
+        tmp_path / "first.json",
+        _authors(*known, (2, "Bea", "Two", None), *pupils),
+    )
+    second = write(
+        tmp_path / "second.json",
+        _authors((2, "Bea", "Again", None), (3, "Cy", "Three", ["Bea", "Two"])),
+    )
+    with pytest.raises(DeserializationError):
+        call_command(
+            "loaddata",
+            str(first.path),
+            str(second.path),
+            database=db_alias,
+            verbosity=0,
+        )
+    with pytest.raises(LoadError, match=r"second\.json.*library\.Author\(pk=3\)"):
+        load_fixtures([first, second], using=db_alias)
+    assert not Author.objects.using(db_alias).exists()
+
+
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_memory_bounds_give_the_same_result(db_alias, tmp_path, monkeypatch):
+    """Forward references pickled to disk, natural keys pushed out of memory:
+    still what loaddata gives."""
+    from diskette import fixtures
+    from diskette.loader import DeferredObjects
+    from sandbox.library.seeding import seed_database
+
+    monkeypatch.setattr(DeferredObjects, "IN_MEMORY", 1)
+    monkeypatch.setattr(fixtures, "NATURAL_KEY_CACHE_SIZE", 4)
+    seed_database(60, using=db_alias)
+    dumped = dump_fixtures(tmp_path, db_alias)
+    # Mentors after their pupils: forward references to defer.
+    library = json.loads(dumped[-1].path.read_text(encoding="utf-8"))
+    authors = iter(reversed([o for o in library if o["model"] == "library.author"]))
+    library = [next(authors) if o["model"] == "library.author" else o for o in library]
+    dumped[-1].path.write_text(json.dumps(library), encoding="utf-8")
+    expected = loaddata_state(dumped, db_alias)
+    load_fixtures(dumped, using=db_alias, flush=True)
+    assert database_state(db_alias) == expected

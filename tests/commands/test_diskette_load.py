@@ -168,6 +168,52 @@ def test_failure_mid_way_leaves_database_and_storages_as_before(archive, base):
     assert snapshot(base) == files
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(("options", "sent"), [((), True), (("--no-signals",), False)])
+def test_no_signals(archive, base, options, sent):
+    seen = []
+
+    def record(sender, instance, raw, **kwargs):
+        seen.append((sender, instance.pk, raw))
+
+    pre_save.connect(record, sender=Group)
+    try:
+        load(str(archive), *options, no_storages=True)
+    finally:
+        pre_save.disconnect(record, sender=Group)
+    assert seen == ([(Group, 41, True), (Group, 42, True)] if sent else [])
+    assert set(Group.objects.values_list("pk", flat=True)) >= {41, 42}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("options", "line"),
+    [
+        ((), "auth.Group: batched inserts"),
+        (("--exact",), "Every model takes the exact loaddata path"),
+        (
+            ("--exact-model", "auth.group"),
+            "auth.Group: exact loaddata path (asked for)",
+        ),
+    ],
+)
+def test_verbosity_two_says_which_path_each_model_takes(archive, base, options, line):
+    output = load(str(archive), *options, no_storages=True, verbosity=2)
+    assert line in output.splitlines()
+    if not options:
+        assert "sites.Site: exact loaddata path (its table already holds rows)" in (
+            output.splitlines()
+        )
+    assert set(Group.objects.values_list("pk", flat=True)) >= {41, 42}
+
+
+@pytest.mark.django_db
+def test_unknown_exact_model_is_refused(archive, base):
+    with pytest.raises(CommandError, match="--exact-model 'library.nope'"):
+        load(str(archive), "--exact-model", "library.nope", no_storages=True)
+    assert not Group.objects.filter(pk=41).exists()
+
+
 # ---- real subprocesses -------------------------------------------------------
 
 

@@ -80,6 +80,24 @@ class Command(DisketteCommand):
             "merge: add and overwrite files, remove nothing",
         )
         parser.add_argument(
+            "--no-signals",
+            action="store_false",
+            dest="signals",
+            help="send no pre_save, post_save or m2m_changed signal while loading",
+        )
+        parser.add_argument(
+            "--exact",
+            action="store_true",
+            help="save every object one by one exactly as loaddata does (slower)",
+        )
+        parser.add_argument(
+            "--exact-model",
+            action="append",
+            default=[],
+            metavar="APP_LABEL.MODEL",
+            help="save this model's objects exactly as loaddata does (repeatable)",
+        )
+        parser.add_argument(
             "--json", action="store_true", help="print the result as one JSON object"
         )
         parser.add_argument(
@@ -113,6 +131,8 @@ class Command(DisketteCommand):
             storages_mode=options["storages_mode"],
             using=options["database"],
             reporter=self.reporter(options, quiet=options["json"]),
+            signals=options["signals"],
+            exact=True if options["exact"] else options["exact_model"],
         )
         if options["json"]:
             self.write_json(result.to_dict())

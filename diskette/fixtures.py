@@ -1,0 +1,604 @@
+"""Fixture files → deserialized objects, streamed, in flat memory.
+
+``json`` arrays are decoded one object at a time from a buffer refilled from the
+file, ``jsonl`` line by line; ``xml`` and ``yaml`` stay on Django's deserializers.
+Objects are built as Django's python deserializer builds them, except that
+natural foreign keys go through a bounded cache in front of
+``get_by_natural_key`` (one query per distinct key instead of one per value).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import pickle
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
+from typing import Any, BinaryIO
+
+from django.apps import apps
+from django.core import serializers
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.serializers import base
+from django.db import connections, models
+from django.db.models.manager import BaseManager
+
+#: Characters decoded per read; the buffer holds this plus one object at most.
+READ_SIZE = 1024 * 1024
+#: Natural keys remembered per load (least recently used ones are forgotten).
+NATURAL_KEY_CACHE_SIZE = 50_000
+_WHITESPACE = " \t\n\r"
+
+
+def read_json_array(stream: BinaryIO, read_size: int = READ_SIZE) -> Iterator[Any]:
+    """Yield the items of a top-level JSON array one by one.
+
+    Memory holds one read plus the item being decoded, whatever the file size.
+    Raises :class:`~django.core.serializers.base.DeserializationError` on
+    anything that is not a well-formed JSON array.
+    """
+    decoder = json.JSONDecoder()
+    reader = codecs.getincrementaldecoder("utf-8")()
+    buffer = ""
+    position = 0
+    at_end = False
+
+    def fill(more: int) -> bool:
+        nonlocal buffer, position, at_end
+        if at_end:
+            return False
+        chunk = stream.read(more)
+        try:
+            text = reader.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as error:
+            raise base.DeserializationError(f"not UTF-8 text: {error}") from error
+        buffer = buffer[position:] + text
+        position = 0
+        at_end = not chunk
+        return bool(text) or not at_end
+
+    def skip_space() -> str:
+        """Move past whitespace; return the next character ('' at the end)."""
+        nonlocal position
+        while True:
+            while position < len(buffer) and buffer[position] in _WHITESPACE:
+                position += 1
+            if position < len(buffer):
+                return buffer[position]
+            if not fill(read_size):
+                return ""
+
+    if skip_space() != "[":
+        raise base.DeserializationError("the file is not a JSON array of objects")
+    position += 1
+    first = True
+    while True:
+        char = skip_space()
+        if char == "]":
+            position += 1
+            break
+        if not first:
+            if char != ",":
+                raise base.DeserializationError(
+                    f"expected ',' or ']' between objects, found {char!r}"
+                    if char
+                    else "the JSON array is truncated"
+                )
+            position += 1
+            char = skip_space()
+        if not char:
+            raise base.DeserializationError("the JSON array is truncated")
+        want = read_size
+        while True:
+            try:
+                item, end = decoder.raw_decode(buffer, position)
+            except json.JSONDecodeError as error:
+                if at_end:
+                    raise base.DeserializationError(f"invalid JSON: {error}") from error
+                # The item may go on in the next read; read more each time so
+                # that a huge item costs linear time.
+                want = max(want, len(buffer) - position)
+                fill(want)
+                continue
+            if end == len(buffer) and not at_end:
+                # A bare number could go on in the next read: be sure.
+                fill(want)
+                continue
+            break
+        position = end
+        first = False
+        yield item
+    if skip_space():
+        raise base.DeserializationError("extra data after the JSON array")
+
+
+def read_json_lines(stream: BinaryIO) -> Iterator[Any]:
+    """Yield one decoded object per non-blank line, as Django's jsonl reader."""
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as error:
+            raise base.DeserializationError(
+                f"line {number} is not valid JSON: {error}"
+            ) from error
+
+
+def read_objects(stream: BinaryIO, format: str) -> Iterator[Any] | None:  # noqa: A002
+    """The raw objects of a ``json``/``jsonl`` fixture, or None for other formats."""
+    if format == "json":
+        return read_json_array(stream)
+    if format == "jsonl":
+        return read_json_lines(stream)
+    return None
+
+
+class _QueryBlocked(Exception):
+    """A natural_key() that needs a query: its model's keys are not remembered."""
+
+
+class _Remembered:
+    """A primary key learnt from a loaded object, not yet from a lookup."""
+
+    __slots__ = ("pk",)
+
+    def __init__(self, pk: Any):
+        self.pk = pk
+
+
+def _block(execute, sql, params, many, context):
+    raise _QueryBlocked
+
+
+class _Spill:
+    """Remembered natural keys pushed out of memory: a private SQLite file that
+    keeps a few pages in memory, so that memory stays flat at any size."""
+
+    def __init__(self):
+        self.rows = 0
+        self._db: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = sqlite3.connect("")  # a temporary file, gone on close
+            self._db.execute(
+                "CREATE TABLE k (model TEXT, key BLOB, pk BLOB, PRIMARY KEY (model, key))"
+            )
+            self._db.execute("CREATE UNIQUE INDEX k_pk ON k (model, pk)")
+        return self._db
+
+    def put(self, model: str, key: tuple, pk: Any) -> None:
+        # REPLACE also drops the row of the same pk under another key.
+        self._connection().execute(
+            "INSERT OR REPLACE INTO k VALUES (?, ?, ?)",
+            (model, _dumps(key), _dumps(pk)),
+        )
+        self.rows += 1
+
+    def pk(self, model: str, key: tuple) -> Any:
+        if not self.rows:
+            return None
+        row = (
+            self._connection()
+            .execute(
+                "SELECT pk FROM k WHERE model = ? AND key = ?", (model, _dumps(key))
+            )
+            .fetchone()
+        )
+        return None if row is None else pickle.loads(row[0])  # noqa: S301 - ours
+
+    def key(self, model: str, pk: Any) -> tuple | None:
+        if not self.rows:
+            return None
+        row = (
+            self._connection()
+            .execute(
+                "SELECT key FROM k WHERE model = ? AND pk = ?", (model, _dumps(pk))
+            )
+            .fetchone()
+        )
+        return None if row is None else pickle.loads(row[0])  # noqa: S301 - ours
+
+    def forget(self, model: str) -> None:
+        if self.rows:
+            self._connection().execute("DELETE FROM k WHERE model = ?", (model,))
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        self.rows = 0
+
+
+def _dumps(value: Any) -> bytes:
+    return pickle.dumps(value, protocol=4)
+
+
+class NaturalKeyCache:
+    """``get_by_natural_key`` results per model, the most recent ones kept.
+
+    Found objects are remembered, and so are the objects of this load
+    (:meth:`remember`), under their ``natural_key()``, so that a reference to
+    an object loaded earlier costs no query. Remembering is used only for models
+    whose default manager does not filter rows and whose ``natural_key()`` reads
+    no other row; its first answers per model are checked against a real
+    ``get_by_natural_key``, and a model whose answer differs is never guessed
+    again. A key missing now is not remembered: it may be loaded later (a
+    forward reference).
+    """
+
+    #: Remembered answers checked per model against get_by_natural_key.
+    CHECKS = 3
+
+    def __init__(self, using: str, size: int | None = None):
+        self.using = using
+        self.size = NATURAL_KEY_CACHE_SIZE if size is None else size
+        self.values: OrderedDict[tuple, Any] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+        #: Called with a model before a lookup in its table (a batched saver
+        #: writes its pending rows first).
+        self.before_lookup: Callable[[type[models.Model]], None] | None = None
+        self._rememberable: dict[type[models.Model], bool] = {}
+        self._checks: dict[type[models.Model], int] = {}
+        #: Models whose every row was written by this load and remembered: a
+        #: key they do not know is not in the table (yet).
+        self.complete: set[type[models.Model]] = set()
+        #: The remembered key of each (model, pk), to notice a row renamed.
+        self._keys: dict[tuple, tuple] = {}
+        self._spill = _Spill()
+
+    def rememberable(self, model: type[models.Model]) -> bool:
+        """Whether ``model``'s natural keys may be learnt from loaded objects."""
+        try:
+            return self._rememberable[model]
+        except KeyError:
+            pass
+        manager = model._default_manager
+        result = (
+            hasattr(manager, "get_by_natural_key")
+            and callable(getattr(model, "natural_key", None))
+            and type(manager).get_queryset is BaseManager.get_queryset
+        )
+        self._rememberable[model] = result
+        return result
+
+    def remember(self, obj: models.Model) -> None:
+        """Learn the natural key of an object this load writes."""
+        model = type(obj)
+        if obj.pk is None or not self.rememberable(model):
+            self.complete.discard(model)
+            return
+        connection = connections[self.using]
+        try:
+            with connection.execute_wrapper(_block):
+                key = tuple(obj.natural_key())
+            cache_key = (model, None, key)
+            hash(cache_key)
+        except Exception:  # a query, or a key that cannot be a dict key
+            self._rememberable[model] = False
+            self.complete.discard(model)
+            return
+        previous = self._keys.get((model, obj.pk))
+        if previous is None and self._spill.rows:
+            spilled = self._spill.key(model._meta.label_lower, obj.pk)
+            previous = None if spilled is None else (model, None, spilled)
+        if previous is not None and previous != cache_key:
+            # The same row under another natural key: the old key is stale.
+            self.distrust(model)
+            return
+        self._keys[(model, obj.pk)] = cache_key
+        self._store(cache_key, _Remembered(obj.pk))
+
+    def _store(self, cache_key: tuple, value: Any) -> None:
+        self.values[cache_key] = value
+        self.values.move_to_end(cache_key)
+        if len(self.values) > self.size:
+            (model, _attname, key), value = self.values.popitem(last=False)
+            if type(value) is _Remembered:
+                # Kept on disk: a complete model must know every key it wrote.
+                self._keys.pop((model, value.pk), None)
+                self._spill.put(model._meta.label_lower, key, value.pk)
+
+    def get(
+        self,
+        model: type[models.Model],
+        key: Any,
+        attname: str | None,
+        *,
+        guess_missing: bool = False,
+    ) -> Any:
+        """``getattr(get_by_natural_key(*key), attname)``, ``.pk`` when None.
+
+        With ``guess_missing``, a key that a complete model does not know raises
+        ``DoesNotExist`` without a query (a forward reference, deferred and then
+        looked up for real).
+        """
+        try:
+            cache_key = (model, attname, tuple(key))
+            value = self.values[cache_key]
+        except TypeError:  # an unhashable key: no cache
+            cache_key = None
+        except KeyError:
+            pass
+        else:
+            self.values.move_to_end(cache_key)
+            if type(value) is not _Remembered:
+                self.hits += 1
+                return value
+            if self._checks.get(model, 0) >= self.CHECKS:
+                self.hits += 1
+                return value.pk
+            return self._check(model, key, cache_key, value.pk)
+        if attname is None and cache_key is not None and self._spill.rows:
+            pk = self._spill.pk(model._meta.label_lower, cache_key[2])
+            if pk is not None:
+                if self._checks.get(model, 0) >= self.CHECKS:
+                    self.hits += 1
+                    return pk
+                return self._check(model, key, cache_key, pk)
+        self.misses += 1
+        if guess_missing and attname is None and model in self.complete:
+            raise model.DoesNotExist(f"{model._meta.label} {key!r} is not loaded yet")
+        if self.before_lookup is not None and not (
+            attname is None and self._rememberable.get(model)
+        ):
+            # Every written object of a rememberable model is known: a key that
+            # is not is not in a pending batch either.
+            self.before_lookup(model)
+        value = self._lookup(model, key, attname)
+        if cache_key is not None:
+            self._store(cache_key, value)
+        return value
+
+    def _lookup(self, model: type[models.Model], key: Any, attname: str | None) -> Any:
+        obj = model._default_manager.db_manager(self.using).get_by_natural_key(*key)
+        return obj.pk if attname is None else getattr(obj, attname)
+
+    def _check(self, model, key, cache_key, guess) -> Any:
+        """Compare a remembered answer with the real lookup; stop guessing for
+        ``model`` if they differ."""
+        if self.before_lookup is not None:
+            self.before_lookup(model)
+        try:
+            value = self._lookup(model, key, None)
+        except Exception:
+            self.distrust(model)
+            raise
+        if value != guess:
+            self.distrust(model)
+            self._store(cache_key, value)
+        else:
+            self._checks[model] = self._checks.get(model, 0) + 1
+            self._store(cache_key, _Remembered(value))
+        return value
+
+    def distrust(self, model: type[models.Model]) -> None:
+        """Forget what was learnt from ``model``'s objects; look it up for real."""
+        self._rememberable[model] = False
+        self.complete.discard(model)
+        for cache_key in [
+            k
+            for k, v in self.values.items()
+            if k[0] is model and type(v) is _Remembered
+        ]:
+            del self.values[cache_key]
+        for pair in [pair for pair in self._keys if pair[0] is model]:
+            del self._keys[pair]
+        self._spill.forget(model._meta.label_lower)
+
+    def clear(self) -> None:
+        self.values.clear()
+        self._keys.clear()
+        self._spill.close()
+
+    def fk_value(self, field: models.Field, value: Any, defer: bool = False) -> Any:
+        """``base.deserialize_fk_value`` through the cache; a missing natural key
+        gives ``DEFER_FIELD`` when ``defer``, else raises."""
+        if value is None:
+            return None
+        model = field.remote_field.model
+        field_name = field.remote_field.field_name
+        if (
+            hasattr(model._default_manager, "get_by_natural_key")
+            and hasattr(value, "__iter__")
+            and not isinstance(value, str)
+        ):
+            pk = model._meta.pk
+            attname = None if pk.remote_field or field_name == pk.name else field_name
+            try:
+                return self.get(model, value, attname, guess_missing=defer)
+            except ObjectDoesNotExist:
+                if defer:
+                    return base.DEFER_FIELD
+                raise
+        return model._meta.get_field(field_name).to_python(value)
+
+    def m2m_values(self, field: models.Field, value: Any, defer: bool = False) -> Any:
+        """``base.deserialize_m2m_values`` through the cache."""
+        model = field.remote_field.model
+        natural = hasattr(model._default_manager, "get_by_natural_key")
+        to_python = model._meta.pk.to_python
+        try:
+            items = iter(value)
+        except TypeError as error:
+            raise base.M2MDeserializationError(error, value) from error
+        values = []
+        pk = None
+        try:
+            for pk in items:
+                if natural and hasattr(pk, "__iter__") and not isinstance(pk, str):
+                    values.append(self.get(model, pk, None, guess_missing=defer))
+                else:
+                    values.append(to_python(pk))
+        except Exception as error:
+            if isinstance(error, ObjectDoesNotExist) and defer:
+                return base.DEFER_FIELD
+            raise base.M2MDeserializationError(error, pk) from error
+        return values
+
+
+class _ModelPlan:
+    """What deserializing one model needs, worked out once per model."""
+
+    def __init__(self, model: type[models.Model]):
+        self.model = model
+        self.pk = model._meta.pk
+        self.field_names = {f.name for f in model._meta.get_fields()}
+        self.fields: dict[str, models.Field] = {}
+
+
+class Deserializer:
+    """Django's python deserializer (with forward references) over an iterable of
+    raw objects, resolving natural keys through a :class:`NaturalKeyCache`."""
+
+    def __init__(
+        self,
+        objects: Iterable[Any],
+        *,
+        using: str,
+        ignorenonexistent: bool = False,
+        cache: NaturalKeyCache,
+    ):
+        self.objects = objects
+        self.using = using
+        self.ignorenonexistent = ignorenonexistent
+        self.cache = cache
+        self.plans: dict[str, _ModelPlan | None] = {}
+
+    def __iter__(self) -> Iterator[base.DeserializedObject]:
+        for raw in self.objects:
+            try:
+                item = self._build(raw)
+            except (GeneratorExit, base.DeserializationError):
+                raise
+            except Exception as error:
+                raise base.DeserializationError(str(error)) from error
+            if item is not None:
+                yield item
+
+    def _plan(self, label: Any) -> _ModelPlan | None:
+        try:
+            return self.plans[label]
+        except (KeyError, TypeError):
+            pass
+        try:
+            plan = _ModelPlan(apps.get_model(label))
+        except (LookupError, TypeError, ValueError):
+            if not self.ignorenonexistent:
+                raise base.DeserializationError(
+                    f"Invalid model identifier: {label}"
+                ) from None
+            plan = None
+        with suppress(TypeError):  # an unhashable label is not remembered
+            self.plans[label] = plan
+        return plan
+
+    def _build(self, raw: Any) -> base.DeserializedObject | None:
+        plan = self._plan(raw["model"])
+        if plan is None:
+            return None
+        model = plan.model
+        data: dict[str, Any] = {}
+        m2m_data: dict[str, list] = {}
+        deferred: dict[models.Field, Any] = {}
+        if "pk" in raw:
+            try:
+                data[plan.pk.attname] = plan.pk.to_python(raw.get("pk"))
+            except Exception as error:
+                raise base.DeserializationError.WithData(
+                    error, raw["model"], raw.get("pk"), None
+                ) from error
+        for name, value in raw["fields"].items():
+            if self.ignorenonexistent and name not in plan.field_names:
+                continue
+            field = plan.fields.get(name)
+            if field is None:
+                field = model._meta.get_field(name)
+                plan.fields[name] = field
+            remote = field.remote_field
+            if remote and isinstance(remote, models.ManyToManyRel):
+                try:
+                    values = self.cache.m2m_values(field, value, defer=True)
+                except base.M2MDeserializationError as error:
+                    raise base.DeserializationError.WithData(
+                        error.original_exc, raw["model"], raw.get("pk"), error.pk
+                    ) from error
+                if values is base.DEFER_FIELD:
+                    deferred[field] = value
+                else:
+                    m2m_data[field.name] = values
+            elif remote and isinstance(remote, models.ManyToOneRel):
+                try:
+                    converted = self.cache.fk_value(field, value, defer=True)
+                except Exception as error:
+                    raise base.DeserializationError.WithData(
+                        error, raw["model"], raw.get("pk"), value
+                    ) from error
+                if converted is base.DEFER_FIELD:
+                    deferred[field] = value
+                else:
+                    data[field.attname] = converted
+            else:
+                try:
+                    data[field.name] = field.to_python(value)
+                except Exception as error:
+                    raise base.DeserializationError.WithData(
+                        error, raw["model"], raw.get("pk"), value
+                    ) from error
+        instance = base.build_instance(model, data, self.using)
+        return base.DeserializedObject(instance, m2m_data, deferred)
+
+
+def deserialize(
+    stream: BinaryIO,
+    format: str,  # noqa: A002
+    *,
+    using: str,
+    ignorenonexistent: bool = False,
+    cache: NaturalKeyCache | None = None,
+) -> Iterable[base.DeserializedObject]:
+    """Deserialized objects of a fixture, with forward references allowed.
+
+    ``json``/``jsonl`` stream; with a ``cache`` they are built by
+    :class:`Deserializer`, without one by Django's own python deserializer.
+    Other formats go to Django's deserializer for that format.
+    """
+    raw = read_objects(stream, format)
+    if raw is None:
+        return serializers.deserialize(
+            format,
+            stream,
+            using=using,
+            ignorenonexistent=ignorenonexistent,
+            handle_forward_references=True,
+        )
+    if cache is None:
+        return _wrap_errors(
+            serializers.deserialize(
+                "python",
+                raw,
+                using=using,
+                ignorenonexistent=ignorenonexistent,
+                handle_forward_references=True,
+            )
+        )
+    return Deserializer(
+        raw, using=using, ignorenonexistent=ignorenonexistent, cache=cache
+    )
+
+
+def _wrap_errors(
+    items: Iterable[base.DeserializedObject],
+) -> Iterator[base.DeserializedObject]:
+    """Turn any error of Django's python deserializer into a DeserializationError,
+    as its json deserializer does."""
+    try:
+        yield from items
+    except (GeneratorExit, base.DeserializationError):
+        raise
+    except Exception as error:
+        raise base.DeserializationError(str(error)) from error
