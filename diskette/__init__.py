@@ -2,7 +2,7 @@
 
 __version__ = "0.7.0.dev0"
 
-__all__ = ["__version__", "dump", "load"]
+__all__ = ["__version__", "dump", "inspect", "load"]
 
 
 def __getattr__(name: str):

@@ -1,7 +1,8 @@
-"""The Python API: :func:`dump` and :func:`load`, the pipelines behind the commands."""
+"""The Python API: :func:`dump`, :func:`load`, :func:`inspect`: the commands' pipelines."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import errno
@@ -13,6 +14,7 @@ import shutil
 import string
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,14 +23,19 @@ import django
 from django.apps import apps as django_apps
 from django.core import serializers
 from django.core.management import get_commands
+from django.core.serializers.base import DeserializationError
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.recorder import MigrationRecorder
 
-from diskette.archive import ArchiveReader, ArchiveWriter, normalise_checksum
+from diskette.archive import (
+    ArchiveReader,
+    ArchiveWriter,
+    MemberCheck,
+    normalise_checksum,
+)
 from diskette.checks import raise_for_settings
 from diskette.conf import get_settings, setting_names
 from diskette.definitions import FORMATS, Definition
-from diskette.download import download, is_url
+from diskette.download import download, is_url, redact
 from diskette.dumper import (
     FixtureResult,
     dumpdata_arguments,
@@ -37,12 +44,19 @@ from diskette.dumper import (
     resolve_models,
     write_fixture,
 )
+from diskette.environment import (
+    EnvironmentDifference,
+    compare_environments,
+    installed_distributions,
+)
 from diskette.exceptions import (
     ArchiveError,
     ConfigurationError,
     DumpError,
     ManifestError,
+    StorageRestoreError,
 )
+from diskette.fixtures import read_json_array
 from diskette.loader import Fixture, load_fixtures
 from diskette.manifest import (
     DATA_PREFIX,
@@ -53,8 +67,20 @@ from diskette.manifest import (
     StorageEntry,
 )
 from diskette.paths import StoragePath, member_name_problem
+from diskette.plan import (
+    LoadPlan,
+    MigrationState,
+    ModelRows,
+    Problem,
+    applied_migrations,
+    check_migrations,
+    compare_migrations,
+    count_rows,
+    rehearse,
+)
+from diskette.relations import dangling_relations
 from diskette.reporter import Reporter
-from diskette.restore import MODES, StagedStorage, restore_storages
+from diskette.restore import MODES, StagedStorage, diff_storage, restore_storages
 from diskette.storages import (
     ExcludePatterns,
     StorageStats,
@@ -118,6 +144,7 @@ class DumpResult:
     data: list[DataResult]
     storages: list[StorageResult]
     timings: dict[str, float]
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def objects(self) -> int:
@@ -138,6 +165,7 @@ class DumpResult:
             "data": [item.to_dict() for item in self.data],
             "storages": [item.to_dict() for item in self.storages],
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "warnings": list(self.warnings),
         }
 
 
@@ -155,6 +183,8 @@ class DumpPlan:
     permissions: int
     using: str
     skipped: list[str] = dataclasses.field(default_factory=list)
+    #: Relations to rows the archive will not hold (see :mod:`diskette.relations`).
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def path(self) -> Path:
@@ -200,6 +230,7 @@ class DumpPlan:
             ],
             "storages": storages,
             "excludes": list(self.excludes),
+            "warnings": list(self.warnings),
         }
 
 
@@ -337,8 +368,15 @@ def plan_dump(
     format: str | None = None,  # noqa: A002 - the option's name
     compresslevel: int = 6,
     using: str = DEFAULT_DB_ALIAS,
+    strict: bool = False,
+    reporter: Reporter | None = None,
 ) -> DumpPlan:
-    """Validate every choice of a dump and resolve it; reads no data, writes nothing."""
+    """Validate every choice of a dump and resolve it; reads no data, writes nothing.
+
+    Relations to rows the archive would not hold are reported as warnings, or
+    raise ConfigurationError with ``strict``.
+    """
+    reporter = reporter or Reporter()
     own_definitions = definitions is not None or appconf is not None
     replaced = {
         "DISKETTE_APPS": own_definitions or not with_data,
@@ -405,6 +443,7 @@ def plan_dump(
                     f"{definition.dump_command!r} is not a management command of this "
                     "project"
                 )
+    warnings = _dangling(chosen, using, strict, reporter)
 
     resolved: list[StoragePath] = []
     excludes: list[str] = []
@@ -448,7 +487,23 @@ def plan_dump(
         permissions=permissions,
         using=using,
         skipped=skipped,
+        warnings=warnings,
     )
+
+
+def _dangling(
+    definitions: list[Definition], using: str, strict: bool, reporter: Reporter
+) -> list[str]:
+    """Warn about relations to rows the archive will not hold; refuse with ``strict``."""
+    found = [str(item) for item in dangling_relations(definitions, using)]
+    if found and strict:
+        raise ConfigurationError(
+            f"--strict: {len(found)} relation(s) point to rows the archive will not "
+            "hold: " + "; ".join(found)
+        )
+    for message in found:
+        reporter.warning(message)
+    return found
 
 
 def dumpdata_command_lines(
@@ -489,18 +544,6 @@ def _make_directory(path: Path) -> None:
         raise DumpError(f"destination {str(path)!r} is not a directory")
 
 
-def _applied_migrations(using: str) -> dict[str, list[str]]:
-    recorder = MigrationRecorder(connections[using])
-    if not recorder.has_table():
-        return {}
-    applied: dict[str, list[str]] = {}
-    for app, name in recorder.migration_qs.order_by("applied", "id").values_list(
-        "app", "name"
-    ):
-        applied.setdefault(app, []).append(name)
-    return applied
-
-
 def _os_error(error: OSError) -> DumpError:
     where = f" ({error.filename})" if error.filename else ""
     if error.errno == errno.ENOSPC:
@@ -533,12 +576,15 @@ def dump(
     format: str | None = None,  # noqa: A002 - the option's name
     compresslevel: int = 6,
     using: str = DEFAULT_DB_ALIAS,
+    strict: bool = False,
     reporter: Reporter | None = None,
 ) -> DumpResult:
     """Dump data and storages into one archive; return what was written.
 
-    Raises ConfigurationError before anything is written when a choice is wrong,
-    and DumpError (with nothing left behind) when the dump itself fails.
+    Raises ConfigurationError before anything is written when a choice is wrong
+    (with ``strict``, also when a dumped relation points to rows the archive
+    will not hold), and DumpError (with nothing left behind) when the dump
+    itself fails.
     """
     reporter = reporter or Reporter()
     started = time.monotonic()
@@ -559,6 +605,8 @@ def dump(
         format=format,
         compresslevel=compresslevel,
         using=using,
+        strict=strict,
+        reporter=reporter,
     )
     timings: dict[str, float] = {}
     try:
@@ -580,7 +628,7 @@ def _dump(plan, workdir, reporter, timings, started, with_checksum) -> DumpResul
     for name in plan.skipped:
         reporter.info(f"definition {name!r} selects no model: skipped")
     with read_transaction(plan.using):
-        migrations = _applied_migrations(plan.using)
+        migrations = applied_migrations(plan.using)
         for definition in plan.definitions:
             fixture = write_fixture(
                 definition,
@@ -686,6 +734,7 @@ def _dump(plan, workdir, reporter, timings, started, with_checksum) -> DumpResul
         data=data_results,
         storages=storage_results,
         timings=timings,
+        warnings=list(plan.warnings),
     )
 
 
@@ -727,6 +776,7 @@ def _manifest(plan, data_results, storage_results, migrations, writer) -> bytes:
         database={"vendor": connections[plan.using].vendor, "alias": plan.using},
         migrations=migrations,
         members=dict(writer.members),
+        environment=tuple(installed_distributions()),
     )
     payload = manifest.to_dict()
     try:
@@ -902,14 +952,18 @@ def load(
     reporter: Reporter | None = None,
     signals: bool = True,
     exact: bool | list[str] | tuple[str, ...] = False,
+    ignore_migrations: bool = False,
 ) -> LoadResult:
     """Verify an archive (path or URL), load its data in one transaction, then
     swap its storages in; all or nothing.
 
-    Nothing changes unless every member checks out. A database error rolls the
-    whole load back; storages are swapped only after the commit. A load into a
-    database that holds rows merges by primary key, as ``loaddata`` does: use
-    ``flush=True`` to empty it first. The input archive is never deleted.
+    Nothing changes unless every member checks out and the database has applied
+    every migration the archive was made at, for the apps whose data it holds
+    (:class:`MigrationMismatchError` otherwise; ``ignore_migrations=True`` loads
+    anyway). A database error rolls the whole load back; storages are swapped
+    only after the commit. A load into a database that holds rows merges by
+    primary key, as ``loaddata`` does: use ``flush=True`` to empty it first. The
+    input archive is never deleted.
 
     Rows are inserted in batches where that gives what ``loaddata`` gives;
     ``exact=True`` saves every object as ``loaddata`` does, a list of model
@@ -918,12 +972,235 @@ def load(
     """
     reporter = reporter or Reporter()
     started = time.monotonic()
+    _check_load_options(using, storages_mode)
+    exact = _exact_models(exact)
+    timings: dict[str, float] = {}
+    with _staged(
+        archive,
+        planning=False,
+        storages_basepath=storages_basepath,
+        exclude_data=exclude_data,
+        with_data=with_data,
+        with_storages=with_storages,
+        checksum=checksum,
+        download_destination=download_destination,
+        using=using,
+        ignore_migrations=ignore_migrations,
+        reporter=reporter,
+        timings=timings,
+    ) as staged:
+        tick = time.monotonic()
+        loaded = []
+        if staged.fixtures or flush:
+            results = load_fixtures(
+                staged.fixtures,
+                using=using,
+                ignorenonexistent=ignorenonexistent,
+                flush=flush,
+                reporter=reporter,
+                signals=signals,
+                exact=exact,
+            )
+            for item, result in zip(staged.data_files, results, strict=True):
+                loaded.append(
+                    LoadedData(
+                        name=item.filename,
+                        path=item.path,
+                        definition=item.definition,
+                        format=item.format,
+                        objects=result.objects,
+                        models=dict(result.models),
+                        seconds=result.seconds,
+                    )
+                )
+                reporter.info(f"{item.path}: {result.objects} objects loaded")
+        timings["data"] = time.monotonic() - tick
 
-    raise_for_settings(
-        LOAD_SETTINGS,
-        overridden=["DISKETTE_LOAD_STORAGES_PATH"] if storages_basepath else [],
-    )
-    conf = get_settings()
+        tick = time.monotonic()
+        restored = []
+        if staged.storages:
+            backup = staged.staging / "backup"
+            backup.mkdir(mode=0o700)
+            for result in restore_storages(
+                staged.staged_storages(),
+                staged.base,
+                mode=storages_mode,
+                backup=backup,
+                reporter=reporter,
+            ):
+                restored.append(
+                    LoadedStorage(
+                        name=result.name,
+                        path=result.path,
+                        files=result.files,
+                        bytes=result.bytes,
+                    )
+                )
+                reporter.info(f"{result.name}: {result.files} files restored")
+        timings["storages"] = time.monotonic() - tick
+        timings["total"] = time.monotonic() - started
+        return LoadResult(
+            archive=staged.shown,
+            format=staged.manifest.format,
+            legacy=staged.manifest.is_legacy,
+            database=using,
+            data=loaded,
+            storages=restored,
+            excluded=sorted(staged.excluded),
+            timings=timings,
+        )
+
+
+def plan_load(
+    archive: str | os.PathLike,
+    *,
+    storages_basepath: str | os.PathLike | None = None,
+    exclude_data: list[str] | tuple[str, ...] = (),
+    with_data: bool = True,
+    with_storages: bool = True,
+    ignorenonexistent: bool = False,
+    checksum: str | None = None,
+    download_destination: str | os.PathLike | None = None,
+    flush: bool = False,
+    storages_mode: str = "replace",
+    using: str = DEFAULT_DB_ALIAS,
+    reporter: Reporter | None = None,
+    signals: bool = True,
+    exact: bool | list[str] | tuple[str, ...] = False,
+    ignore_migrations: bool = False,
+) -> LoadPlan:
+    """What :func:`load` with the same arguments would do, without doing it.
+
+    Verifies and extracts the archive (into a private temporary directory, not
+    under the storages base path), compares migrations, counts the target's rows
+    and colliding primary keys, loads the data in a transaction that is rolled
+    back, and compares each staged storage with its directory, which is only
+    read. Errors that stop a load before the data (a bad option, an unreadable or
+    unsafe archive) are raised; what would make the load fail later is in
+    ``plan.problems``, and ``plan.exit_code`` is 0 only when it would succeed.
+    """
+    reporter = reporter or Reporter()
+    _check_load_options(using, storages_mode)
+    exact = _exact_models(exact)
+    with _staged(
+        archive,
+        planning=True,
+        storages_basepath=storages_basepath,
+        exclude_data=exclude_data,
+        with_data=with_data,
+        with_storages=with_storages,
+        checksum=checksum,
+        download_destination=download_destination,
+        using=using,
+        ignore_migrations=ignore_migrations,
+        reporter=reporter,
+        timings={},
+    ) as staged:
+        manifest = staged.manifest
+        problems: list[Problem] = []
+        notes: list[str] = []
+        state = staged.migrations
+        if state.note:
+            notes.append(state.note)
+        mismatch = state.error()
+        if mismatch is not None and not ignore_migrations:
+            problems.append(Problem("migrations", mismatch.exit_code, str(mismatch)))
+        elif mismatch is not None:
+            notes.append(
+                "--ignore-migrations: the migration differences above do not stop "
+                "the load"
+            )
+        vendors = {
+            "archive": manifest.database.get("vendor"),
+            "target": connections[using].vendor,
+        }
+        if vendors["archive"] and vendors["archive"] != vendors["target"]:
+            notes.append(
+                f"the archive comes from a {vendors['archive']} database and the "
+                f"target is {vendors['target']}: fixtures move between vendors, "
+                "compare what the rolled-back load reports"
+            )
+
+        reporter.detail("Counting rows and colliding primary keys")
+        models = count_rows(staged.fixtures, using)
+        _manifest_counts(models, staged.data_files)
+        if flush:
+            notes.append("--flush empties every table first: no row collides")
+            for item in models:
+                item.collisions = 0
+        data: list[dict[str, Any]] = []
+        if staged.fixtures or flush:
+            reporter.detail("Loading the data in a transaction that is rolled back")
+            results, failure = rehearse(
+                staged.fixtures,
+                using=using,
+                ignorenonexistent=ignorenonexistent,
+                flush=flush,
+                signals=signals,
+                exact=exact,
+            )
+            if failure is not None:
+                problems.append(Problem("data", failure.exit_code, str(failure)))
+            for item, result in zip(staged.data_files, results, strict=False):
+                data.append(
+                    {
+                        "path": item.path,
+                        "definition": item.definition,
+                        "format": item.format,
+                        "objects": result.objects,
+                    }
+                )
+
+        storages = [
+            diff_storage(storage, staged.base, mode=storages_mode)
+            for storage in staged.staged_storages()
+        ]
+        for diff in storages:
+            if diff.conflicts:
+                problems.append(
+                    Problem(
+                        "storages",
+                        StorageRestoreError.exit_code,
+                        f"storage {diff.name!r}: a file and a directory meet at "
+                        f"{', '.join(diff.conflicts[:5])}: merge mode would fail; "
+                        "move them away or use --storages-mode replace",
+                    )
+                )
+        return LoadPlan(
+            archive=staged.shown,
+            format=manifest.format,
+            legacy=manifest.is_legacy,
+            database=using,
+            vendors=vendors,
+            flush=flush,
+            storages_mode=storages_mode,
+            migrations=state,
+            models=models,
+            data=data,
+            storages=storages,
+            excluded=sorted(staged.excluded),
+            problems=problems,
+            notes=notes,
+        )
+
+
+def _manifest_counts(models: list[ModelRows], data_files: list[DataFile]) -> None:
+    """Objects per model as the manifest records them, where it does."""
+    recorded: dict[str, int] = {}
+    for item in data_files:
+        for label, count in item.models.items():
+            try:
+                key = django_apps.get_model(label)._meta.label
+            except (LookupError, ValueError):
+                continue
+            recorded[key] = recorded.get(key, 0) + count
+    for item in models:
+        if item.model in recorded:
+            item.objects = recorded[item.model]
+
+
+def _check_load_options(using: str, storages_mode: str) -> None:
+    """Refuse a wrong database alias or storages mode."""
     if using not in connections:
         raise ConfigurationError(
             f"database {using!r} is not in DATABASES: use one of "
@@ -933,9 +1210,70 @@ def load(
         raise ConfigurationError(
             f"storages mode {storages_mode!r} is unknown: use one of {', '.join(MODES)}"
         )
+
+
+@dataclass
+class _Staged:
+    """A verified archive extracted in staging, with what a load takes from it."""
+
+    shown: str
+    staging: Path
+    root: Path
+    base: Path
+    manifest: Manifest
+    data_files: list[DataFile]
+    storages: list[StorageEntry]
+    excluded: set[str]
+    migrations: MigrationState
+
+    @property
+    def fixtures(self) -> list[Fixture]:
+        return [
+            Fixture(
+                name=item.filename,
+                path=self.root.joinpath(*item.path.split("/")),
+                format=item.format,
+            )
+            for item in self.data_files
+        ]
+
+    def staged_storages(self) -> list[StagedStorage]:
+        return [
+            StagedStorage(
+                name=entry.name, staged=self.root.joinpath(*entry.name.split("/"))
+            )
+            for entry in self.storages
+        ]
+
+
+@contextlib.contextmanager
+def _staged(
+    archive,
+    *,
+    planning: bool,
+    storages_basepath,
+    exclude_data,
+    with_data: bool,
+    with_storages: bool,
+    checksum: str | None,
+    download_destination,
+    using: str,
+    ignore_migrations: bool,
+    reporter: Reporter,
+    timings: dict[str, float],
+) -> Iterator[_Staged]:
+    """Fetch, verify, check the migrations of, and extract an archive; clean up.
+
+    A load stages under the storages base path (the final swap is a rename); a
+    plan stages in the temporary directory and leaves the base path alone.
+    """
+    raise_for_settings(
+        LOAD_SETTINGS,
+        overridden=["DISKETTE_LOAD_STORAGES_PATH"] if storages_basepath else [],
+    )
+    conf = get_settings()
     if checksum is not None:
         checksum = normalise_checksum(checksum)
-    exact = _exact_models(exact)
     remote = is_url(archive)
     base = (
         Path(storages_basepath)
@@ -943,8 +1281,7 @@ def load(
         else conf.load_storages_base
     )
     base = base.expanduser().absolute()
-    timings: dict[str, float] = {}
-    parent = _staging_parent(base, with_storages, reporter)
+    parent = None if planning else _staging_parent(base, with_storages, reporter)
     try:
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
     except OSError as error:
@@ -953,159 +1290,364 @@ def load(
             f" ({error.strerror or error}): give a writable --storages-basepath"
         ) from None
     try:
+        tick = time.monotonic()
         if remote:
-            tick = time.monotonic()
             path = _fetch(archive, download_destination, staging, conf, reporter)
             timings["download"] = time.monotonic() - tick
+            tick = time.monotonic()
         else:
             path = Path(archive).expanduser()
-        return _load(
+        with ArchiveReader(
             path,
-            str(archive) if remote else str(path),
+            max_size=conf.load_max_size,
+            max_members=conf.load_max_members,
+            minimal_size=conf.load_minimal_filesize,
+        ) as reader:
+            if checksum:
+                reader.verify_checksum(checksum)
+            manifest = reader.inspect()
+            excluded = _excluded(manifest, exclude_data, reporter)
+            data_files = [
+                item
+                for item in manifest.data
+                if with_data and item.path not in excluded
+            ]
+            if planning:
+                migrations = compare_migrations(manifest, data_files, using)
+            else:
+                migrations = check_migrations(
+                    manifest,
+                    data_files,
+                    using,
+                    ignore=ignore_migrations,
+                    reporter=reporter,
+                )
+            storages = list(manifest.storages) if with_storages else []
+            wanted_data = {item.path for item in data_files}
+            wanted_storages = [entry.name for entry in storages]
+
+            def wanted(name: str) -> bool:
+                if name in wanted_data or name == DATA_PREFIX.rstrip("/"):
+                    return True
+                return any(
+                    name == s or name.startswith(s + "/") for s in wanted_storages
+                )
+
+            root = staging / "archive"
+            try:
+                root.mkdir(mode=0o700)
+                reader.extract(root, wanted=wanted)
+            except OSError as error:
+                raise ArchiveError(
+                    f"the archive could not be extracted into {str(staging)!r} "
+                    f"({error.strerror or error}): free some space or give another "
+                    "--storages-basepath; nothing was changed"
+                ) from None
+        timings["verify"] = time.monotonic() - tick
+        kind = (
+            "original diskette" if manifest.is_legacy else f"format {manifest.format}"
+        )
+        reporter.detail(f"Verified {path.name} ({kind} archive)")
+        yield _Staged(
+            shown=str(archive) if remote else str(path),
             staging=staging,
+            root=root,
             base=base,
-            conf=conf,
-            exclude_data=exclude_data,
-            with_data=with_data,
-            with_storages=with_storages,
-            ignorenonexistent=ignorenonexistent,
-            checksum=checksum,
-            flush=flush,
-            storages_mode=storages_mode,
-            using=using,
-            reporter=reporter,
-            timings=timings,
-            started=started,
-            signals=signals,
-            exact=exact,
+            manifest=manifest,
+            data_files=data_files,
+            storages=storages,
+            excluded=excluded,
+            migrations=migrations,
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _load(
-    path: Path,
-    shown: str,
+# ---- inspect -------------------------------------------------------------------
+
+#: Prefix of the private temporary directory an inspected URL is downloaded into.
+INSPECT_PREFIX = ".diskette-inspect-"
+
+
+@dataclass
+class InspectedData:
+    """One data file of an inspected archive.
+
+    ``models`` and ``objects`` come from the manifest; for the original
+    diskette's archives, which do not record them, they are counted while the
+    archive is verified (``None`` without verification).
+    """
+
+    path: str
+    definition: str | None
+    format: str
+    models: dict[str, int] | None
+    objects: int | None
+    size: int
+    sha256: str | None
+    verified: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class InspectedStorage:
+    """One storage of an inspected archive, as its members show it."""
+
+    name: str
+    files: int
+    bytes: int
+    empty_directories: list[str]
+    verified: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class InspectResult:
+    """What :func:`inspect` found; ``to_dict()`` is the ``--json`` form.
+
+    ``checksums`` is ``"verified"`` (every member matches the manifest),
+    ``"failed"`` (see ``problems``), ``"none"`` (an original diskette archive,
+    read through without an error), or ``"not checked"`` (``verify=False``).
+    """
+
+    archive: str
+    size: int
+    format: int | None
+    legacy: bool
+    version: str
+    created: str
+    software: dict[str, str]
+    database: dict[str, str]
+    migrations: dict[str, list[str]]
+    data: list[InspectedData]
+    storages: list[InspectedStorage]
+    checked: bool
+    members: int
+    failed: list[MemberCheck]
+    problems: list[str]
+    environment: EnvironmentDifference | None = None
+
+    @property
+    def ok(self) -> bool:
+        """False when something did not verify."""
+        return not self.problems
+
+    @property
+    def checksums(self) -> str:
+        if self.problems:
+            return "failed"
+        if not self.checked:
+            return "not checked"
+        return "none" if self.legacy else "verified"
+
+    @property
+    def objects(self) -> int | None:
+        counts = [item.objects for item in self.data]
+        return None if None in counts else sum(counts)  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "archive": self.archive,
+            "size": self.size,
+            "format": self.format,
+            "legacy": self.legacy,
+            "version": self.version,
+            "created": self.created,
+            "software": dict(self.software),
+            "database": dict(self.database),
+            "migrations": {app: list(names) for app, names in self.migrations.items()},
+            "objects": self.objects,
+            "files": sum(item.files for item in self.storages),
+            "data": [item.to_dict() for item in self.data],
+            "storages": [item.to_dict() for item in self.storages],
+            "checksums": {
+                "status": self.checksums,
+                "algorithm": None if self.legacy else "sha256",
+                "members": self.members,
+                "failed": [
+                    {"name": c.name, "expected": c.expected, "actual": c.sha256}
+                    for c in self.failed
+                ],
+            },
+            "problems": list(self.problems),
+            "environment": self.environment.to_dict() if self.environment else None,
+        }
+
+
+def inspect(
+    archive: str | os.PathLike,
     *,
-    staging: Path,
-    base: Path,
-    conf,
-    exclude_data,
-    with_data: bool,
-    with_storages: bool,
-    ignorenonexistent: bool,
-    checksum: str | None,
-    flush: bool,
-    storages_mode: str,
-    using: str,
-    reporter: Reporter,
-    timings: dict[str, float],
-    started: float,
-    signals: bool = True,
-    exact: bool | list[str] = False,
-) -> LoadResult:
-    tick = time.monotonic()
+    verify: bool = True,
+    environment: bool = False,
+    reporter: Reporter | None = None,
+) -> InspectResult:
+    """Describe an archive (path or URL) and verify its members; change nothing.
+
+    Reads the manifest and every member header, then, with ``verify``, every
+    member, hashing it without writing it. The database is not used and nothing
+    is written, except a URL's download into a private temporary directory,
+    removed afterwards. A member that does not match its checksum is in
+    ``problems`` (the result says what did not verify, it does not raise);
+    an archive that cannot be read or is unsafe raises an ArchiveError.
+    ``environment`` compares the distributions the archive records with the
+    running ones.
+    """
+    reporter = reporter or Reporter()
+    raise_for_settings(LOAD_SETTINGS, overridden=["DISKETTE_LOAD_STORAGES_PATH"])
+    conf = get_settings()
+    if not is_url(archive):
+        path = Path(archive).expanduser()
+        return _inspect(path, str(path), conf, verify, environment, reporter)
+    try:
+        private = Path(tempfile.mkdtemp(prefix=INSPECT_PREFIX))
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot create a temporary directory for the download in "
+            f"{tempfile.gettempdir()!r} ({error.strerror or error}): set TMPDIR to a "
+            "writable directory"
+        ) from None
+    try:
+        path = _fetch(archive, None, private, conf, reporter)
+        return _inspect(path, redact(str(archive)), conf, verify, environment, reporter)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _inspect(path, shown, conf, verify, environment, reporter) -> InspectResult:
     with ArchiveReader(
         path,
         max_size=conf.load_max_size,
         max_members=conf.load_max_members,
         minimal_size=conf.load_minimal_filesize,
     ) as reader:
-        if checksum:
-            reader.verify_checksum(checksum)
         manifest = reader.inspect()
-        excluded = _excluded(manifest, exclude_data, reporter)
-        data_files = [
-            item for item in manifest.data if with_data and item.path not in excluded
-        ]
-        storages = list(manifest.storages) if with_storages else []
-        wanted_data = {item.path for item in data_files}
-        wanted_storages = [entry.name for entry in storages]
-
-        def wanted(name: str) -> bool:
-            if name in wanted_data or name == DATA_PREFIX.rstrip("/"):
-                return True
-            return any(name == s or name.startswith(s + "/") for s in wanted_storages)
-
-        root = staging / "archive"
-        try:
-            root.mkdir(mode=0o700)
-            reader.extract(root, wanted=wanted)
-        except OSError as error:
-            raise ArchiveError(
-                f"the archive could not be extracted into {str(staging)!r} "
-                f"({error.strerror or error}): free some space or give another "
-                "--storages-basepath; nothing was changed"
-            ) from None
-    timings["verify"] = time.monotonic() - tick
-    kind = "original diskette" if manifest.is_legacy else f"format {manifest.format}"
-    reporter.detail(f"Verified {path.name} ({kind} archive)")
-
-    tick = time.monotonic()
-    fixtures = [
-        Fixture(
-            name=item.filename,
-            path=root.joinpath(*item.path.split("/")),
-            format=item.format,
-        )
-        for item in data_files
+        size = path.stat().st_size
+        counted: dict[str, dict[str, int]] = {}
+        problems: list[str] = []
+        checks: list[MemberCheck] = []
+        if verify:
+            try:
+                checks = _check_members(reader, manifest, counted, problems, reporter)
+            except ArchiveError as error:
+                problems.append(str(error))
+    sizes = {m.name: m.size for m in reader.members if not m.is_dir}
+    failed = [check for check in checks if check.ok is False]
+    problems[:0] = [
+        f"archive member {c.name!r} has sha256 {c.sha256}, the manifest says "
+        f"{c.expected}: the archive was altered or damaged"
+        for c in failed
     ]
-    loaded = []
-    if fixtures or flush:
-        results = load_fixtures(
-            fixtures,
-            using=using,
-            ignorenonexistent=ignorenonexistent,
-            flush=flush,
-            reporter=reporter,
-            signals=signals,
-            exact=exact,
+    verdict = {c.name: c.ok for c in checks}
+    data = []
+    for item in manifest.data:
+        models = dict(item.models) if not manifest.is_legacy else counted.get(item.path)
+        data.append(
+            InspectedData(
+                path=item.path,
+                definition=item.definition,
+                format=item.format,
+                models=models,
+                objects=sum(models.values()) if models is not None else None,
+                size=sizes.get(item.path, 0),
+                sha256=item.sha256,
+                verified=verdict.get(item.path),
+            )
         )
-        for item, result in zip(data_files, results, strict=True):
-            loaded.append(
-                LoadedData(
-                    name=item.filename,
-                    path=item.path,
-                    definition=item.definition,
-                    format=item.format,
-                    objects=result.objects,
-                    models=dict(result.models),
-                    seconds=result.seconds,
-                )
-            )
-            reporter.info(f"{item.path}: {result.objects} objects loaded")
-    timings["data"] = time.monotonic() - tick
-
-    tick = time.monotonic()
-    restored = []
-    if storages:
-        staged = [
-            StagedStorage(name=entry.name, staged=root.joinpath(*entry.name.split("/")))
-            for entry in storages
-        ]
-        backup = staging / "backup"
-        backup.mkdir(mode=0o700)
-        for result in restore_storages(
-            staged, base, mode=storages_mode, backup=backup, reporter=reporter
-        ):
-            restored.append(
-                LoadedStorage(
-                    name=result.name,
-                    path=result.path,
-                    files=result.files,
-                    bytes=result.bytes,
-                )
-            )
-            reporter.info(f"{result.name}: {result.files} files restored")
-    timings["storages"] = time.monotonic() - tick
-    timings["total"] = time.monotonic() - started
-    return LoadResult(
+    storages = [
+        _inspected_storage(entry, reader.members, verdict, manifest.is_legacy)
+        for entry in manifest.storages
+    ]
+    difference = None
+    if environment:
+        difference = compare_environments(
+            manifest.environment, installed_distributions()
+        )
+    return InspectResult(
         archive=shown,
+        size=size,
         format=manifest.format,
         legacy=manifest.is_legacy,
-        database=using,
-        data=loaded,
-        storages=restored,
-        excluded=sorted(excluded),
-        timings=timings,
+        version=manifest.version,
+        created=manifest.created or manifest.creation,
+        software=dict(manifest.software) or {"diskette": manifest.version},
+        database=dict(manifest.database),
+        migrations={app: list(names) for app, names in manifest.migrations.items()},
+        data=data,
+        storages=storages,
+        checked=bool(verify),
+        members=len(checks),
+        failed=failed,
+        problems=problems,
+        environment=difference,
     )
+
+
+def _check_members(reader, manifest, counted, problems, reporter) -> list[MemberCheck]:
+    """Hash every member; count the objects of the original's fixtures on the way."""
+    legacy_data = {item.path for item in manifest.data} if manifest.is_legacy else set()
+    files = sum(1 for m in reader.members if not m.is_dir and m.name != MANIFEST_NAME)
+    done = 0
+
+    def consume(info, stream) -> None:
+        nonlocal done
+        done += 1
+        reporter.progress("Verifying", done, files)
+        if info.name not in legacy_data:
+            return
+        counts: dict[str, int] = {}
+        try:
+            for item in read_json_array(stream):
+                label = _model_label(
+                    item.get("model") if isinstance(item, dict) else None
+                )
+                counts[label] = counts.get(label, 0) + 1
+        except DeserializationError as error:
+            problems.append(
+                f"data file {info.name!r} is not a JSON fixture ({error}): it cannot "
+                "be loaded"
+            )
+            return
+        counted[info.name] = counts
+
+    try:
+        return reader.check_members(consume)
+    finally:
+        reporter.done()
+
+
+def _model_label(raw: Any) -> str:
+    """``app_label.ModelName`` of a fixture's model, as written when not installed."""
+    try:
+        return django_apps.get_model(str(raw))._meta.label
+    except (LookupError, ValueError):
+        return str(raw)
+
+
+def _inspected_storage(entry, members, verdict, legacy) -> InspectedStorage:
+    prefix = entry.name + "/"
+    inside = [m for m in members if m.name.startswith(prefix)]
+    files = [m for m in inside if not m.is_dir]
+    if legacy:
+        parents = {a for m in inside for a in _parents(m.name)}
+        empty = sorted(
+            m.name[len(prefix) :] for m in inside if m.is_dir and m.name not in parents
+        )
+    else:
+        empty = list(entry.empty_directories)
+    results = [verdict.get(m.name) for m in files]
+    return InspectedStorage(
+        name=entry.name,
+        files=len(files),
+        bytes=sum(m.size for m in files),
+        empty_directories=empty,
+        verified=None if not results or None in results else all(results),
+    )
+
+
+def _parents(name: str) -> list[str]:
+    parts = name.split("/")
+    return ["/".join(parts[:index]) for index in range(1, len(parts))]

@@ -729,6 +729,77 @@ class ArchiveReader:
                 )
         return count
 
+    def check_members(
+        self, consume: Callable[[MemberInfo, BinaryIO], None] | None = None
+    ) -> list[MemberCheck]:
+        """Second pass that writes nothing: hash every regular file but the manifest.
+
+        Returns each file's SHA-256 next to the one the manifest holds (``None``
+        in the original diskette's archives), in archive order; a difference is
+        the caller's to judge. ``consume(info, stream)`` may read a file's
+        content while it is hashed. Call :meth:`inspect` first.
+        """
+        if self.manifest is None:
+            self.inspect()
+        assert self.manifest is not None
+        expected = _expected_checksums(self.manifest)
+        limit = (
+            self.max_size
+            + _ARCHIVE_OVERHEAD
+            + _MEMBER_OVERHEAD * (len(self.members) + 1)
+        )
+        checks: list[MemberCheck] = []
+        count = 0
+        with self._read_errors():
+            for tar, member, _reader in self._members(limit):
+                info = self._check_member(member)
+                if count >= len(self.members) or info != self.members[count]:
+                    raise ArchiveError(
+                        f"archive {self.path.name!r} changed while it was read: refused"
+                    )
+                count += 1
+                if info.is_dir or info.name == MANIFEST_NAME:
+                    continue
+                source = tar.extractfile(member)
+                if source is None:
+                    raise ArchiveError(f"archive member {info.name!r} cannot be read")
+                digest = hashlib.sha256()
+                stream = _HashingReader(source, digest)
+                if consume is not None:
+                    consume(info, stream)
+                while stream.read(_CHUNK):
+                    pass
+                checks.append(
+                    MemberCheck(
+                        name=info.name,
+                        size=info.size,
+                        sha256=digest.hexdigest(),
+                        expected=expected.get(info.name),
+                    )
+                )
+        if count != len(self.members):
+            raise ArchiveError(
+                f"archive {self.path.name!r} changed while it was read: refused"
+            )
+        return checks
+
+
+@dataclass(frozen=True)
+class MemberCheck:
+    """A regular file member as read: its SHA-256 and the manifest's, if any."""
+
+    name: str
+    size: int
+    sha256: str
+    expected: str | None
+
+    @property
+    def ok(self) -> bool | None:
+        """True or False when the manifest has a checksum for it, else None."""
+        if self.expected is None:
+            return None
+        return hmac.compare_digest(self.sha256, self.expected)
+
 
 def _expected_checksums(manifest: Manifest) -> dict[str, str]:
     expected = dict(manifest.members)

@@ -4,11 +4,14 @@ Each definition's fixture is serialized from the same querysets ``dumpdata``
 builds (same model order, same ordering by primary key, same managers, same
 options), streamed to a file, counting the objects of every model on the way.
 
-Two things make it fast without changing the output: objects are read in chunks,
-and what the serializer would query per object (natural foreign keys, M2M
-values) is fetched once per chunk (:mod:`diskette.prefetch`); ``json`` and
+Three things make it fast without changing the output: objects are read in
+chunks; what the serializer would query per object (natural foreign keys, M2M
+values) is fetched once per chunk (:mod:`diskette.prefetch`); and ``json`` and
 ``jsonl`` are written by drop-in subclasses of Django's serializers
-(:mod:`diskette.serializer`), other formats by Django's own. A definition with
+(:mod:`diskette.serializer`) which, for a model whose fields are all Django's
+own, work from ``values_list`` rows instead of model instances (decided once per
+model, see :func:`diskette.serializer.row_plan`). Other formats are written by
+Django's own serializers. A definition with
 ``dump_command`` runs that management command instead, with the arguments
 ``dumpdata`` would take.
 """
@@ -22,6 +25,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from django.apps import apps as django_apps
@@ -32,9 +36,9 @@ from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 
 from diskette.definitions import Definition
 from diskette.exceptions import DumpError
-from diskette.prefetch import RelatedLoader
+from diskette.prefetch import ForeignKeys, ManyValues, RelatedLoader
 from diskette.reporter import Reporter
-from diskette.serializer import get_serializer, is_fast
+from diskette.serializer import RowChunk, RowPlan, get_serializer, is_fast, row_plan
 
 #: How often (in objects) the progress display is refreshed.
 PROGRESS_EVERY = 500
@@ -118,8 +122,27 @@ def _objects(
     (see :mod:`diskette.prefetch`), so the queries do not grow with the objects.
     """
     total = 0
+    caches: dict = {}  # natural keys of related objects, shared by the models
     for model in dumped_models(definition, using):
         queryset = dump_queryset(definition, model, using)
+        label = model._meta.label
+        counts[label] = 0
+        plan = None
+        if not as_queryset:
+            plan = row_plan(
+                model,
+                queryset,
+                natural_foreign=definition.natural_foreign,
+                natural_primary=definition.natural_primary,
+            )
+        if plan is not None:
+            for rows in _row_chunks(plan, queryset, using, caches, CHUNK_SIZE):
+                counts[label] += len(rows)
+                before, total = total, total + len(rows)
+                if before // PROGRESS_EVERY != total // PROGRESS_EVERY:
+                    tick(total)
+                yield rows
+            continue
         loader = RelatedLoader.for_serializer(
             model,
             using,
@@ -127,8 +150,6 @@ def _objects(
             natural_primary=definition.natural_primary,
             as_queryset=as_queryset,
         )
-        label = model._meta.label
-        counts[label] = 0
         for chunk in loader.chunks(queryset, CHUNK_SIZE):
             for obj in chunk:
                 counts[label] += 1
@@ -144,6 +165,47 @@ def _objects(
                 obj.__dict__.clear()
             gc.collect(1)  # what the serialization left in cycles (few)
     tick(total)
+
+
+def _row_chunks(
+    plan: RowPlan, queryset, using: str, caches: dict, size: int
+) -> Iterator[RowChunk]:
+    """The model's rows in chunks, with their natural keys and M2M values.
+
+    Per chunk, one query per link (none for natural keys already known), over
+    the chunk's primary key range: no model instance for the dumped objects,
+    and one per related object while its key stays in the bounded cache.
+    """
+    indexes = {name: index for name, index, *_rest in plan.fields}
+    foreign = [
+        (ForeignKeys(field, using, caches), indexes[field.name])
+        for field in plan.foreign
+    ]
+    many = [ManyValues(field, using, natural, caches) for field, natural in plan.many]
+    keys = {item.name: item.keys for item, _index in foreign}
+
+    def fetch_one(name: str, value):
+        return keys[name].fetch_one(value)
+
+    rows: list = []
+    iterator = queryset.values_list(*plan.columns).iterator(chunk_size=size)
+    while True:
+        rows = list(islice(iterator, size))
+        if not rows:
+            return
+        source = queryset.filter(pk__gte=rows[0][0], pk__lte=rows[-1][0])
+        yield RowChunk(
+            plan=plan,
+            rows=rows,
+            foreign={
+                item.name: item.get([row[index] for row in rows], source)
+                for item, index in foreign
+            },
+            many={item.name: item.get(source) for item in many},
+            fetch_one=fetch_one,
+        )
+        if len(rows) < size:
+            return
 
 
 @contextmanager

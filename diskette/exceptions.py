@@ -89,6 +89,12 @@ class StorageRestoreError(LoadError):
     exit_code = 22
 
 
+class MigrationMismatchError(LoadError):
+    """The archive was made at migrations the target database has not applied."""
+
+    exit_code = 23
+
+
 class DownloadError(DisketteError):
     """An archive URL was refused or could not be downloaded."""
 

@@ -28,7 +28,7 @@ from django.db.models.manager import BaseManager
 #: Characters decoded per read; the buffer holds this plus one object at most.
 READ_SIZE = 1024 * 1024
 #: Natural keys remembered per load (least recently used ones are forgotten).
-NATURAL_KEY_CACHE_SIZE = 50_000
+NATURAL_KEY_CACHE_SIZE = 20_000
 _WHITESPACE = " \t\n\r"
 
 

@@ -463,3 +463,179 @@ def test_garbage_collector_state_is_restored(tmp_path, seeded, enabled):
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+# ---- rows instead of instances; natural keys cached, bounded --------------------
+
+
+def test_key_cache_keeps_the_most_recently_used_within_its_size():
+    from diskette.prefetch import KeyCache
+
+    cache = KeyCache(3)
+    for key in "abc":
+        cache.add(key, (key.upper(),))
+    found, missing = cache.lookup(["a", "z"])  # "a" becomes the most recent
+    assert found == {"a": ("A",)}
+    assert missing == ["z"]
+    cache.add("d", ("D",))  # "b", the least recently used, goes
+    assert len(cache) == 3
+    assert cache.lookup("abcd") == ({"a": ("A",), "c": ("C",), "d": ("D",)}, ["b"])
+
+
+def test_tiny_key_cache_and_chunks_give_dumpdata_bytes(tmp_path, seeded, monkeypatch):
+    """Keys dropped from the cache are fetched again, by value or by subquery."""
+    chosen = ["auth.Group", "auth.User", *labels("library")]
+    expected = dumpdata(tmp_path, chosen, "--natural-foreign")
+    sizes = []
+    original = __import__("diskette.prefetch", fromlist=["KeyCache"]).KeyCache.add
+
+    def add(cache, key, value):
+        original(cache, key, value)
+        sizes.append(len(cache))
+
+    monkeypatch.setattr("diskette.prefetch.KeyCache.add", add)
+    monkeypatch.setattr("diskette.prefetch.KEY_CACHE_SIZE", 4)
+    monkeypatch.setattr("diskette.prefetch.KEY_LIST_LIMIT", 3)
+    monkeypatch.setattr("diskette.dumper.CHUNK_SIZE", 9)
+    item = definition("all", chosen, natural_foreign=True)
+    write_fixture(item, tmp_path / "all.json")
+    assert (tmp_path / "all.json").read_bytes() == expected
+    assert sizes, "natural keys went through the cache"
+    assert max(sizes) == 4
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("natural_foreign", [True, False])
+def test_every_sandbox_model_is_written_from_rows(natural_foreign):
+    """The built-in field types of the sandbox all take the row path."""
+    from diskette.dumper import dump_queryset, dumped_models
+    from diskette.serializer import row_plan
+
+    item = definition("all", ["auth.Group", "auth.User", *labels("library")])
+    for model in dumped_models(item):
+        plan = row_plan(
+            model,
+            dump_queryset(item, model),
+            natural_foreign=natural_foreign,
+            natural_primary=False,
+        )
+        assert plan is not None, model._meta.label
+        assert plan.columns[0] == model._meta.pk.attname
+
+
+@pytest.mark.django_db
+def test_natural_primary_keys_keep_instances():
+    from diskette.dumper import dump_queryset
+    from diskette.serializer import row_plan
+
+    item = definition("auth", ["auth.Group"], natural_primary=True)
+    plan = row_plan(
+        Group,
+        dump_queryset(item, Group),
+        natural_foreign=True,
+        natural_primary=True,
+    )
+    assert plan is None, "Group.natural_key() needs an instance"
+
+
+def test_custom_field_falls_back_to_instances():
+    """A field class that is not Django's own is never read from a row."""
+    from django.db import models
+    from django.test.utils import isolate_apps
+
+    from diskette.serializer import row_plan
+
+    class ShoutingField(models.CharField):
+        def value_to_string(self, obj):
+            return super().value_to_string(obj).upper()
+
+    with isolate_apps("sandbox.library"):
+
+        class Plain(models.Model):
+            name = models.CharField(max_length=10)
+
+            class Meta:
+                app_label = "library"
+
+            def __str__(self):
+                return self.name
+
+        class Custom(models.Model):
+            name = ShoutingField(max_length=10)
+
+            class Meta:
+                app_label = "library"
+
+            def __str__(self):
+                return self.name
+
+        for model, planned in [(Plain, True), (Custom, False)]:
+            plan = row_plan(
+                model,
+                model._default_manager.all(),
+                natural_foreign=False,
+                natural_primary=False,
+            )
+            assert (plan is not None) is planned, model.__name__
+
+
+def test_post_init_receiver_keeps_instances_and_bytes(tmp_path, seeded):
+    """What runs when an instance is built could change it: instances are built."""
+    from django.db.models.signals import post_init
+
+    from diskette.dumper import dump_queryset
+    from diskette.serializer import row_plan
+    from sandbox.library.models import Book
+
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.pk)
+        instance.title = instance.title.upper()
+
+    chosen = ["library.Book"]
+    item = definition("books", chosen, natural_foreign=True)
+    post_init.connect(receiver, sender=Book)
+    try:
+        assert (
+            row_plan(
+                Book,
+                dump_queryset(item, Book),
+                natural_foreign=True,
+                natural_primary=False,
+            )
+            is None
+        )
+        write_fixture(item, tmp_path / "books.json")
+        expected = dumpdata(tmp_path, chosen, "--natural-foreign")
+    finally:
+        post_init.disconnect(receiver, sender=Book)
+    assert (tmp_path / "books.json").read_bytes() == expected
+    assert seen, "the receiver ran"
+    titles = [obj["fields"]["title"] for obj in json.loads(expected)]
+    assert titles == [title.upper() for title in titles]
+
+
+def test_dangling_natural_foreign_key_is_a_dump_error(tmp_path, seeded):
+    """A key that points nowhere fails as it does in dumpdata (one query for it)."""
+    from sandbox.library.models import Review
+
+    review = Review.objects.exclude(reviewer=None).order_by("pk").first()
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "UPDATE library_review SET reviewer_id = 987654 WHERE id = %s", [review.pk]
+        )
+    try:
+        item = definition("reviews", ["library.Review"], natural_foreign=True)
+        with pytest.raises(
+            DumpError, match="library.Review could not .*does not exist"
+        ):
+            write_fixture(item, tmp_path / "reviews.json")
+        with pytest.raises(Exception, match="does not exist"):
+            dumpdata(tmp_path, ["library.Review"], "--natural-foreign")
+    finally:
+        with connections["default"].cursor() as cursor:
+            cursor.execute(
+                "UPDATE library_review SET reviewer_id = %s WHERE id = %s",
+                [review.reviewer_id, review.pk],
+            )

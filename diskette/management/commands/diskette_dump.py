@@ -114,6 +114,12 @@ class Command(DisketteCommand):
             "--database", default="default", help="database to dump (default 'default')"
         )
         parser.add_argument(
+            "--strict",
+            action="store_true",
+            help="refuse to dump when a dumped relation points to rows the archive "
+            "would not hold (a warning otherwise)",
+        )
+        parser.add_argument(
             "--json", action="store_true", help="print the result as one JSON object"
         )
 
@@ -134,6 +140,7 @@ class Command(DisketteCommand):
             "format": options["format"],
             "compresslevel": options["compresslevel"],
             "using": options["database"],
+            "strict": options["strict"],
         }
         if options["no_archive"]:
             return self._no_archive(choices, options)
@@ -161,6 +168,8 @@ class Command(DisketteCommand):
             )
             for name in plan.skipped:
                 self.stderr.write(f"# definition {name!r} selects no model: skipped")
+            for warning in plan.warnings:
+                self.stderr.write(f"# warning: {warning}")
             if not plan.destination.is_dir():
                 self.stderr.write(
                     f"# create {plan.destination} first: dumpdata writes into it"
@@ -169,8 +178,8 @@ class Command(DisketteCommand):
             self.stdout.write(line)
 
     def _check(self, choices: dict[str, Any], options: dict[str, Any]) -> None:
-        plan = api.plan_dump(**choices)
         reporter = self.reporter(options, quiet=options["json"])
+        plan = api.plan_dump(**choices, reporter=reporter)
         description = plan.describe(reporter)
         if options["json"]:
             return self.write_json(description)

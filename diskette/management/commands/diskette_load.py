@@ -98,6 +98,18 @@ class Command(DisketteCommand):
             help="save this model's objects exactly as loaddata does (repeatable)",
         )
         parser.add_argument(
+            "--ignore-migrations",
+            action="store_true",
+            help="load even when the archive was made at migrations this database "
+            "has not applied",
+        )
+        parser.add_argument(
+            "--plan",
+            action="store_true",
+            help="change nothing: report what the load would do and whether it "
+            "would succeed (the data is loaded in a transaction that is rolled back)",
+        )
+        parser.add_argument(
             "--json", action="store_true", help="print the result as one JSON object"
         )
         parser.add_argument(
@@ -107,6 +119,24 @@ class Command(DisketteCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        choices = {
+            "storages_basepath": options["storages_basepath"],
+            "exclude_data": options["exclude_data"],
+            "with_data": not options["no_data"],
+            "with_storages": not options["no_storages"],
+            "ignorenonexistent": options["ignorenonexistent"],
+            "checksum": options["checksum"],
+            "download_destination": options["download_destination"],
+            "flush": options["flush"],
+            "storages_mode": options["storages_mode"],
+            "using": options["database"],
+            "reporter": self.reporter(options, quiet=options["json"]),
+            "signals": options["signals"],
+            "exact": True if options["exact"] else options["exact_model"],
+            "ignore_migrations": options["ignore_migrations"],
+        }
+        if options["plan"]:
+            return self._plan(options, choices)
         if options["flush"] and options["interactive"]:
             try:
                 answer = input(
@@ -118,21 +148,19 @@ class Command(DisketteCommand):
                 answer = ""
             if answer.strip().lower() != "yes":
                 raise CommandError("load cancelled: nothing was changed", returncode=2)
-        result = api.load(
-            options["archive"],
-            storages_basepath=options["storages_basepath"],
-            exclude_data=options["exclude_data"],
-            with_data=not options["no_data"],
-            with_storages=not options["no_storages"],
-            ignorenonexistent=options["ignorenonexistent"],
-            checksum=options["checksum"],
-            download_destination=options["download_destination"],
-            flush=options["flush"],
-            storages_mode=options["storages_mode"],
-            using=options["database"],
-            reporter=self.reporter(options, quiet=options["json"]),
-            signals=options["signals"],
-            exact=True if options["exact"] else options["exact_model"],
-        )
+        result = api.load(options["archive"], **choices)
         if options["json"]:
             self.write_json(result.to_dict())
+
+    def _plan(self, options: dict[str, Any], choices: dict[str, Any]) -> None:
+        plan = api.plan_load(options["archive"], **choices)
+        if options["json"]:
+            self.write_json(plan.to_dict())
+        else:
+            for line in plan.lines():
+                self.stdout.write(line)
+        if plan.problems:
+            raise CommandError(
+                f"--plan: the load would fail: {plan.problems[0].message}",
+                returncode=plan.exit_code,
+            )
