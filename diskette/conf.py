@@ -71,6 +71,15 @@ def setting_names() -> list[str]:
     return [DisketteSettings.setting_name(f.name) for f in fields(DisketteSettings)]
 
 
+def load_setting_names() -> list[str]:
+    """The settings a load (or an inspection) reads; a dump reads all the others."""
+    return [
+        name
+        for name in setting_names()
+        if name.startswith(("DISKETTE_LOAD_", "DISKETTE_DOWNLOAD_"))
+    ]
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> DisketteSettings:
     """Return the diskette settings of the running project."""

@@ -11,6 +11,7 @@ goes through here before it is joined, created, read or written. The rules:
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 from dataclasses import dataclass
@@ -151,3 +152,24 @@ def safe_join(root: str | os.PathLike, name: str, what: str = "archive member") 
             f"{what} {name!r} resolves outside {str(root_path)!r}: refusing the archive"
         )
     return resolved_parent / target.name
+
+
+def make_private_directories(path: str | os.PathLike) -> None:
+    """Create ``path`` and its missing parents 0700; existing ones keep their mode.
+
+    Raise NotADirectoryError when ``path`` exists and is not a directory.
+    """
+    path = Path(path)
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        directory.chmod(0o700)
+    if not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(path))
