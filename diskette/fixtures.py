@@ -27,7 +27,11 @@ from django.db.models.manager import BaseManager
 
 #: Characters decoded per read; the buffer holds this plus one object at most.
 READ_SIZE = 1024 * 1024
-#: Natural keys remembered per load (least recently used ones are forgotten).
+#: Natural keys kept in memory per load (least recently used ones go to a
+#: temporary file). An entry costs about 0.8 kB of RSS and a few objects that
+#: every full garbage collection walks: at 50,000 entries a big load used 25 MB
+#: more memory and 60 % more collection time than at 20,000, for a hit rate the
+#: temporary file mostly makes up.
 NATURAL_KEY_CACHE_SIZE = 20_000
 _WHITESPACE = " \t\n\r"
 

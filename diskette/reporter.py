@@ -11,6 +11,11 @@ import time
 from typing import TextIO
 
 
+def plural(count: int, word: str, plural: str = "") -> str:
+    """``1 object``, ``2 objects``: a count with its noun."""
+    return f"{count} {word}" if count == 1 else f"{count} {plural or word + 's'}"
+
+
 class Reporter:
     """Silent reporter; subclasses decide where messages go."""
 

@@ -149,12 +149,18 @@ def step_dump(site: Site) -> None:
     print(indent("\n".join(listing[:12] + [f"... {len(listing)} members in all"])))
 
 
+def step_inspect(site: Site) -> None:
+    """Show what the archive holds and verify every member's checksum."""
+    site.manage("diskette_inspect", site.results["archive"], "--verify")
+
+
 def step_load(site: Site) -> None:
-    """Load the archive into a second, freshly migrated site with no media."""
+    """Plan, then load the archive into a second, freshly migrated site."""
     target = Site(site.var / "restored")
     target.reset()
     print(f"Second site: {target.var}")
     target.manage("migrate", "--verbosity", "0")
+    target.manage("diskette_load", site.results["archive"], "--plan")
     target.manage("diskette_load", site.results["archive"])
     site.results["restored"] = str(target.var)
 
@@ -219,7 +225,8 @@ STEPS: list[tuple[str, Callable[[Site], None]]] = [
     ("diskette_apps: definitions for every installed app", step_diskette_apps),
     ("manage.py check (with diskette's system checks)", step_check),
     ("diskette_dump: data and media into one archive", step_dump),
-    ("diskette_load: into a second, fresh site", step_load),
+    ("diskette_inspect: what the archive holds, verified", step_inspect),
+    ("diskette_load --plan, then diskette_load into a second site", step_load),
     ("Compare the two sites", step_compare),
 ]
 

@@ -57,7 +57,7 @@ from diskette.plan import (
     applied_migrations,
 )
 from diskette.relations import dangling_relations
-from diskette.reporter import Reporter
+from diskette.reporter import Reporter, plural
 from diskette.storages import (
     ExcludePatterns,
     StorageStats,
@@ -590,7 +590,7 @@ def _dump(plan, workdir, reporter, timings, started, with_checksum) -> DumpResul
             )
             fixtures.append(fixture)
             reporter.info(
-                f"{DATA_PREFIX}{fixture.filename}: {fixture.objects} objects "
+                f"{DATA_PREFIX}{fixture.filename}: {plural(fixture.objects, 'object')} "
                 f"({definition.name})"
             )
     timings["data"] = time.monotonic() - tick
@@ -666,7 +666,7 @@ def _dump(plan, workdir, reporter, timings, started, with_checksum) -> DumpResul
                 )
             )
             reporter.info(
-                f"{storage.name}: {stats.files} files, {stats.bytes} bytes"
+                f"{storage.name}: {plural(stats.files, 'file')}, {stats.bytes} bytes"
                 + (
                     f", {len(stats.empty_directories)} empty directories"
                     if stats.empty_directories

@@ -46,7 +46,7 @@ from diskette.plan import (
     count_rows,
     rehearse,
 )
-from diskette.reporter import Reporter
+from diskette.reporter import Reporter, plural
 from diskette.restore import MODES, StagedStorage, diff_storage, restore_storages
 
 #: Prefix of the private staging directory a load extracts into.
@@ -276,7 +276,7 @@ def load(
                         seconds=result.seconds,
                     )
                 )
-                reporter.info(f"{item.path}: {result.objects} objects loaded")
+                reporter.info(f"{item.path}: {plural(result.objects, 'object')} loaded")
         timings["data"] = time.monotonic() - tick
 
         tick = time.monotonic()
@@ -299,7 +299,7 @@ def load(
                         bytes=result.bytes,
                     )
                 )
-                reporter.info(f"{result.name}: {result.files} files restored")
+                reporter.info(f"{result.name}: {plural(result.files, 'file')} restored")
         timings["storages"] = time.monotonic() - tick
         timings["total"] = time.monotonic() - started
         return LoadResult(

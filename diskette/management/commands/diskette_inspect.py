@@ -9,14 +9,10 @@ from django.core.management.base import CommandError
 from diskette import api
 from diskette.exceptions import ChecksumError
 from diskette.management.base import DisketteCommand
-from diskette.reporter import Reporter
+from diskette.reporter import Reporter, plural
 
 #: How the manifest's software keys are shown.
 SOFTWARE = {"django": "Django", "python": "Python"}
-
-
-def _plural(count: int, word: str, plural: str = "") -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {plural or word + 's'}"
 
 
 class Command(DisketteCommand):
@@ -70,7 +66,7 @@ class Command(DisketteCommand):
             raise ChecksumError(
                 f"archive {result.archive!r} does not verify: {result.problems[0]}"
                 + (
-                    f" (and {_plural(len(result.problems) - 1, 'other problem')})"
+                    f" (and {plural(len(result.problems) - 1, 'other problem')})"
                     if len(result.problems) > 1
                     else ""
                 )
@@ -103,22 +99,22 @@ class Command(DisketteCommand):
             applied = sum(len(names) for names in result.migrations.values())
             say(
                 f"migrations: {applied} applied in "
-                f"{_plural(len(result.migrations), 'app')}"
+                f"{plural(len(result.migrations), 'app')}"
             )
         for item in result.data:
             parts = [item.definition] if item.definition else []
             parts += [item.format, f"{item.size} bytes"]
             if item.objects is not None:
                 counted = " (counted)" if result.legacy else ""
-                parts.append(_plural(item.objects, "object") + counted)
+                parts.append(plural(item.objects, "object") + counted)
             say(f"{item.path}: {', '.join(parts)}")
             for label, count in (item.models or {}).items():
                 say(f"  {label}: {count}")
         for storage in result.storages:
-            line = f"{storage.name}: {_plural(storage.files, 'file')}, {storage.bytes} bytes"
+            line = f"{storage.name}: {plural(storage.files, 'file')}, {storage.bytes} bytes"
             if storage.empty_directories:
                 empty = len(storage.empty_directories)
-                line += f", {_plural(empty, 'empty directory', 'empty directories')}"
+                line += f", {plural(empty, 'empty directory', 'empty directories')}"
             say(line)
         self._show_checksums(result, reporter)
         if result.environment is not None:
@@ -127,7 +123,7 @@ class Command(DisketteCommand):
     def _show_checksums(self, result: api.InspectResult, reporter: Reporter) -> None:
         if result.checksums == "verified":
             reporter.info(
-                f"checksums: {_plural(result.members, 'member')} verified (sha256)"
+                f"checksums: {plural(result.members, 'member')} verified (sha256)"
             )
         elif result.checksums == "none":
             reporter.info(
@@ -138,7 +134,7 @@ class Command(DisketteCommand):
             reporter.info("checksums: not checked (--manifest-only)")
         else:
             reporter.warning(
-                f"checksums: FAILED, {_plural(len(result.problems), 'problem')}"
+                f"checksums: FAILED, {plural(len(result.problems), 'problem')}"
             )
             for problem in result.problems:
                 reporter.warning(f"  {problem}")
