@@ -49,6 +49,7 @@ from diskette.conf import DisketteSettings, get_settings, setting_names
 from diskette.definitions import available_formats, definition_problems, format_problem
 from diskette.exceptions import ConfigurationError
 from diskette.paths import resolve_base, storage_problems
+from diskette.storages import exclude_pattern_problem
 
 #: The placeholders ``DISKETTE_DUMP_FILENAME`` may hold.
 FILENAME_PLACEHOLDERS = ("features", "date")
@@ -211,17 +212,8 @@ def _excludes(conf: DisketteSettings) -> list[Problem]:
     )
     problems = []
     for pattern in patterns:
-        if not isinstance(pattern, str):
-            what = f"is {_kind(pattern)}, not a string"
-        elif not pattern.strip():
-            what = "is empty"
-        elif pattern.startswith("/") or Path(pattern).is_absolute():
-            what = (
-                "is absolute, so it never matches (patterns are relative to a storage)"
-            )
-        elif ".." in pattern.replace("\\", "/").split("/"):
-            what = "goes up with '..', out of the storage"
-        else:
+        what = exclude_pattern_problem(pattern)
+        if what is None:
             continue
         problems.append(
             Problem("E005", (name,), f"{name}: pattern {pattern!r} {what}", hint)

@@ -39,7 +39,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 from django.apps import apps as django_apps
-from django.db.models import Model, QuerySet
+from django.db.models import Manager, Model, QuerySet
 from django.db.models.base import ModelState
 from django.db.models.fields.files import FileDescriptor
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
@@ -416,6 +416,20 @@ class _Keys:
         return item.natural_key() if item else None
 
 
+def _cache_key(model, key: str, manager, role: str) -> tuple:
+    """Which :class:`KeyCache` serves a link: one per model, key and kind of manager.
+
+    Foreign keys read related objects through the base manager, M2M fields
+    through the default one: they share a cache only when both managers build
+    the same objects (neither changes Django's queryset).
+    """
+    plain = (
+        type(manager).get_queryset is Manager.get_queryset
+        and manager._queryset_class is QuerySet
+    )
+    return (model, key, "plain" if plain else role)
+
+
 class ForeignKeys:
     """A foreign key written as a natural key: ``{value: natural key}`` per chunk."""
 
@@ -424,12 +438,13 @@ class ForeignKeys:
         self.name = field.name
         self.attname = field.attname
         key = field.target_field.attname
+        manager = model._base_manager
         self.keys = _Keys(
-            model._base_manager.db_manager(using).all(),
+            manager.db_manager(using).all(),
             key,
             f"{field.target_field.name}__in",
             using,
-            caches.setdefault((model, key), KeyCache()),
+            caches.setdefault(_cache_key(model, key, manager, "base"), KeyCache()),
         )
 
     def get(self, values, source: QuerySet) -> dict:
@@ -459,7 +474,8 @@ class ManyValues:
         self.target_attname = target.attname
         model = field.remote_field.model
         key = target.target_field.attname
-        queryset = model._default_manager.db_manager(using).all()
+        manager = model._default_manager
+        queryset = manager.db_manager(using).all()
         if not queryset.ordered:
             queryset = queryset.order_by("pk")
         self.ordered = queryset.values_list(key, flat=True)
@@ -471,7 +487,9 @@ class ManyValues:
                 key,
                 self.target_lookup,
                 using,
-                caches.setdefault((model, key), KeyCache()),
+                caches.setdefault(
+                    _cache_key(model, key, manager, "default"), KeyCache()
+                ),
             )
 
     def get(self, source: QuerySet) -> dict:

@@ -74,16 +74,32 @@ class StorageStats:
         }
 
 
+def exclude_pattern_problem(pattern: object) -> str | None:
+    """Say what makes an exclude pattern unusable, or ``None``.
+
+    A leading ``/`` is fine: it anchors the pattern at the storage root.
+    """
+    if not isinstance(pattern, str):
+        kind = type(pattern).__name__
+        return f"is {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not a string"
+    if pattern.strip().strip("/") == "":
+        return "is empty"
+    if ".." in pattern.replace("\\", "/").split("/"):
+        return "goes up with '..', out of the storage"
+    return None
+
+
 class ExcludePatterns:
     """Compiled exclude patterns; see the module docstring for their meaning."""
 
     def __init__(self, patterns: Iterable[str] = ()):
         self.patterns: list[tuple[list[str], bool]] = []
         for raw in patterns:
-            if not isinstance(raw, str) or raw.strip("/") == "":
+            problem = exclude_pattern_problem(raw)
+            if problem:
                 raise ConfigurationError(
-                    f"storages exclude pattern {raw!r} is empty or not a string: "
-                    "give a glob such as 'cache/*' or '*.tmp'"
+                    f"storages exclude pattern {raw!r} {problem}: give a glob "
+                    "relative to the storage, such as 'cache/*' or '*.tmp'"
                 )
             dir_only = raw.endswith("/")
             text = raw.strip("/")
