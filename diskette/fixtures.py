@@ -262,8 +262,11 @@ class NaturalKeyCache:
         except KeyError:
             pass
         manager = model._default_manager
+        # A multi-table inheritance child loaded raw holds only its own fields:
+        # its natural_key() may read its parents' fields, which it does not have.
         result = (
-            hasattr(manager, "get_by_natural_key")
+            not model._meta.parents
+            and hasattr(manager, "get_by_natural_key")
             and callable(getattr(model, "natural_key", None))
             and type(manager).get_queryset is BaseManager.get_queryset
         )

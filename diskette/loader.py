@@ -370,8 +370,6 @@ class BatchSaver(Saver):
             return "asked for"
         if meta.proxy:
             return "proxy model"
-        if meta.parents:
-            return "multi-table inheritance child"
         if meta.auto_created:
             return "auto-created model"
         for name in _SAVE_METHODS:
@@ -776,19 +774,7 @@ def load_fixtures(
                         _load_one(fixture, writer, ignorenonexistent, reporter)
                     )
                 writer.close()
-                for item, name in state.deferred:
-                    try:
-                        with _naming(item, name):
-                            save_deferred(
-                                item, using, signals=signals, cache=state.cache
-                            )
-                    except LoadError as error:
-                        if not isinstance(error.__cause__, DeserializationError):
-                            raise
-                        raise LoadError(
-                            f"data file {name!r}: {_label(item)} refers to an object "
-                            f"that no data file holds: {_one_line(error.__cause__)}"
-                        ) from error.__cause__
+                _finish_deferred(state)
             _check_constraints(connection, state)
             _reset_sequences(connection, state, reporter)
     except IntegrityError as error:
@@ -806,6 +792,151 @@ def load_fixtures(
         if state.cache is not None:
             state.cache.clear()
     return results
+
+
+def _finish_deferred(state: LoadState) -> None:
+    """Save the objects with forward references, in the order they came.
+
+    Without receivers to tell, objects whose deferred fields are all foreign keys
+    get the UPDATE of ``save_base(raw=True)`` in batches (:class:`_Updates`); the
+    others are saved one by one, exactly.
+    """
+    updates = _Updates(state) if state.cache is not None else None
+    for item, name in state.deferred:
+        with _missing(item, name):
+            if updates is not None:
+                with _naming(item, name):
+                    queued = updates.add(item, name)
+                if queued:
+                    continue
+                updates.flush()
+            _save_deferred(item, name, state)
+    if updates is not None:
+        updates.flush()
+
+
+def _save_deferred(item: DeserializedObject, name: str, state: LoadState) -> None:
+    with _naming(item, name):
+        save_deferred(item, state.using, signals=state.signals, cache=state.cache)
+
+
+@contextmanager
+def _missing(item: DeserializedObject, name: str):
+    """Say so when a forward reference names an object that no fixture held."""
+    try:
+        yield
+    except LoadError as error:
+        if not isinstance(error.__cause__, DeserializationError):
+            raise
+        raise LoadError(
+            f"data file {name!r}: {_label(item)} refers to an object "
+            f"that no data file holds: {_one_line(error.__cause__)}"
+        ) from error.__cause__
+
+
+class _Updates:
+    """``save_base(raw=True)`` of saved objects whose rows exist, in batches: one
+    UPDATE of every local non-primary-key column per object, run per model with
+    ``executemany``. A row met twice first writes what is pending, so the last
+    save wins, as one by one."""
+
+    def __init__(self, state: LoadState):
+        self.state = state
+        self.using = state.using
+        self.plans: dict[type[Model], tuple | None] = {}
+        self.pending: dict[type[Model], tuple[set, list, list]] = {}
+
+    def _plan(self, model: type[Model]) -> tuple | None:
+        try:
+            return self.plans[model]
+        except KeyError:
+            pass
+        meta = model._meta
+        fields = [f for f in meta.local_concrete_fields if not f.primary_key]
+        plan = None
+        if (
+            fields
+            and not meta.proxy
+            and not meta.auto_created
+            and all(getattr(model, n) is getattr(Model, n) for n in _SAVE_METHODS)
+            and not any(
+                getattr(f, "generated", False) or hasattr(f, "get_placeholder")
+                for f in meta.local_concrete_fields
+            )
+        ):
+            connection = connections[self.using]
+            quote = connection.ops.quote_name
+            # Names are quoted by the backend; values are parameters.
+            sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608
+                quote(meta.db_table),
+                ", ".join(f"{quote(f.column)} = %s" for f in fields),
+                quote(meta.pk.column),
+            )
+            plan = (
+                sql,
+                [(f.attname, f.get_db_prep_save) for f in fields],
+                meta.pk.get_db_prep_save,
+            )
+        self.plans[model] = plan
+        return plan
+
+    def add(self, item: DeserializedObject, name: str) -> bool:
+        """Queue the deferred save of ``item``; False when it must be exact."""
+        state = self.state
+        obj = item.object
+        model = type(obj)
+        if (state.signals and _has_receivers(model)) or obj.pk is None:
+            return False
+        plan = self._plan(model)
+        if plan is None or any(
+            not isinstance(deferred.remote_field, ManyToOneRel)
+            or isinstance(deferred.remote_field, ManyToManyRel)
+            for deferred in item.deferred_fields
+        ):
+            return False
+        cache = state.cache
+        label = obj._meta.label_lower
+        for deferred, value in item.deferred_fields.items():
+            try:
+                converted = cache.fk_value(deferred, value)
+            except Exception as error:
+                raise DeserializationError.WithData(
+                    error, label, obj.pk, value
+                ) from error
+            setattr(obj, deferred.attname, converted)
+        pending = self.pending.get(model)
+        if pending is not None and obj.pk in pending[0]:
+            self.flush()
+            pending = None
+        if pending is None:
+            pending = self.pending[model] = (set(), [], [])
+        pending[0].add(obj.pk)
+        pending[2].append((item, name))
+        connection = connections[self.using]
+        _sql, preps, prep_pk = plan
+        row = [prep(getattr(obj, attname), connection) for attname, prep in preps]
+        row.append(prep_pk(obj.pk, connection))
+        pending[1].append(row)
+        if len(pending[1]) >= BATCH_SIZE:
+            self.flush()
+        return True
+
+    def flush(self) -> None:
+        """Run every queued UPDATE."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, {}
+        connection = connections[self.using]
+        try:
+            with transaction.atomic(using=self.using), connection.cursor() as cursor:
+                for model, (_pks, rows, _items) in pending.items():
+                    cursor.executemany(self.plans[model][0], rows)
+        except (DatabaseError, ValueError, TypeError):
+            # Rolled back: one by one, so that the error names its object.
+            for _pks, _rows, items in pending.values():
+                for item, name in items:
+                    with _missing(item, name):
+                        _save_deferred(item, name, self.state)
 
 
 def _load_one(

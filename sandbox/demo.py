@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SANDBOX_DIR = Path(__file__).resolve().parent
-REPO_ROOT = SANDBOX_DIR.parent
-MANAGE_PY = SANDBOX_DIR / "manage.py"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sandbox.sites import MANAGE_PY, REPO_ROOT, SANDBOX_DIR, site_environment  # noqa: E402
+
 OBJECTS = 2000
 MEDIA_FILES = 40
 
@@ -42,13 +42,7 @@ class Site:
         return self.var / "db.sqlite3"
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
-        env.update(
-            SANDBOX_VAR=str(self.var),
-            DJANGO_SETTINGS_MODULE="sandbox.settings",
-            PYTHONIOENCODING="utf-8",
-        )
-        return env
+        return site_environment(self.var)
 
     def reset(self) -> None:
         """Start from nothing: remove the database and the media directory."""
@@ -203,7 +197,6 @@ def normalised_dump(site: Site, labels: list[str], output: Path) -> list:
 
 def media_files(root: Path, *, excluded: bool) -> dict[str, tuple]:
     """Each file's content hash, mode and mtime; without excluded ones if asked."""
-    sys.path.insert(0, str(REPO_ROOT))
     from diskette.storages import ExcludePatterns
     from sandbox.settings import DISKETTE_STORAGES_EXCLUDES
 

@@ -34,7 +34,6 @@ would, on a fresh SQLite database and media directory under ``tmp_path``, and
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,10 +42,9 @@ import pytest
 from django.conf import settings
 
 from sandbox.library.seeding import seed_database, seed_media
+from sandbox.sites import MANAGE_PY, REPO_ROOT, site_environment
 from tests.pgcluster import skip_reason
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-MANAGE_PY = REPO_ROOT / "sandbox" / "manage.py"
 POSTGRES_ALIAS = "postgres"
 #: Size of the ``seeded`` fixture's data: every model gets rows, tests stay fast.
 SEEDED_COUNT = 60
@@ -125,18 +123,7 @@ def sandbox_env(tmp_path) -> dict[str, str]:
     """Environment for ``sandbox/manage.py`` on a fresh site under ``tmp_path``."""
     var = tmp_path / "sandbox-var"
     var.mkdir()
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("DJANGO_", "SANDBOX_", "DISKETTE_"))
-    }
-    env.update(
-        SANDBOX_VAR=str(var),
-        DJANGO_SETTINGS_MODULE="sandbox.settings",
-        PYTHONPATH=str(REPO_ROOT),
-        PYTHONIOENCODING="utf-8",
-    )
-    return env
+    return site_environment(var)
 
 
 def run_manage(

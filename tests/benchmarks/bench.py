@@ -29,8 +29,10 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-MANAGE_PY = REPO_ROOT / "sandbox" / "manage.py"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from sandbox.sites import MANAGE_PY, REPO_ROOT, site_environment  # noqa: E402
+
 DEFAULT_OUTPUT = REPO_ROOT / "tests" / "benchmarks" / "results" / "latest.json"
 DEFAULT_SIZES = "50000,500000"
 #: One generated media file per this many objects (at least MIN_MEDIA_FILES).
@@ -143,14 +145,7 @@ class Site:
         return self.var / "media"
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
-        env.update(
-            SANDBOX_VAR=str(self.var),
-            DJANGO_SETTINGS_MODULE="sandbox.settings",
-            PYTHONIOENCODING="utf-8",
-            PYTHONDONTWRITEBYTECODE="1",
-        )
-        return env
+        return site_environment(self.var, PYTHONDONTWRITEBYTECODE="1")
 
     def manage(self, *args: str, log: Path) -> Run:
         return run([sys.executable, str(MANAGE_PY), *args], env=self.env(), log=log)

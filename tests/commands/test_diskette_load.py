@@ -23,7 +23,7 @@ from django.db.models.signals import pre_save
 
 from diskette.archive import archive_checksum
 from tests.archives import Entry, groups, make_archive, sites, snapshot
-from tests.conftest import MANAGE_PY, REPO_ROOT, run_manage
+from tests.conftest import MANAGE_PY, REPO_ROOT, run_manage, site_environment
 
 
 @pytest.fixture
@@ -221,26 +221,10 @@ def test_unknown_exact_model_is_refused(archive, base):
 def migrated_db(tmp_path_factory) -> Path:
     """A migrated sandbox SQLite database, copied by each subprocess test."""
     var = tmp_path_factory.mktemp("migrated")
-    env = _env(var)
+    env = site_environment(var)
     result = run_manage("migrate", "-v0", env=env)
     assert result.returncode == 0, result.stderr
     return var / "db.sqlite3"
-
-
-def _env(var: Path, **extra: str) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("DJANGO_", "SANDBOX_", "DISKETTE_"))
-    }
-    env.update(
-        SANDBOX_VAR=str(var),
-        DJANGO_SETTINGS_MODULE="sandbox.settings",
-        PYTHONPATH=str(REPO_ROOT),
-        PYTHONIOENCODING="utf-8",
-        **extra,
-    )
-    return env
 
 
 @pytest.fixture
@@ -249,7 +233,7 @@ def site_env(tmp_path, migrated_db) -> dict[str, str]:
     (var / "media").mkdir(parents=True)
     (var / "media" / "old.txt").write_bytes(b"old")
     shutil.copy(migrated_db, var / "db.sqlite3")
-    return _env(var)
+    return site_environment(var)
 
 
 def _rows(db: Path) -> dict[str, list]:
