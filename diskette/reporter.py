@@ -10,6 +10,8 @@ import sys
 import time
 from typing import TextIO
 
+from django.core.management.base import OutputWrapper
+
 
 def plural(count: int, word: str, plural: str = "") -> str:
     """``1 object``, ``2 objects``: a count with its noun."""
@@ -61,8 +63,7 @@ class StreamReporter(Reporter):
 
     def _write(self, stream: TextIO, text: str) -> None:
         self.done()
-        stream.write(text + "\n")
-        stream.flush()
+        _emit(stream, text + "\n")
 
     def info(self, message: str) -> None:
         if self.verbosity >= 1:
@@ -85,12 +86,24 @@ class StreamReporter(Reporter):
             return
         self._last_draw = now
         counter = f"{done}/{total}" if total else f"{done}"
-        self.err.write(f"\r\x1b[K{label} {counter}")
-        self.err.flush()
+        _emit(self.err, f"\r\x1b[K{label} {counter}")
         self._drawn = True
 
     def done(self) -> None:
         if self._drawn:
-            self.err.write("\r\x1b[K")
-            self.err.flush()
+            _emit(self.err, "\r\x1b[K")
             self._drawn = False
+
+
+def _emit(stream: TextIO, text: str) -> None:
+    """Write ``text`` as it is: a command's stderr wrapper would colour it as an
+    error and end every write with a newline, breaking the progress line."""
+    if isinstance(stream, OutputWrapper):
+        stream.write(text, style_func=_unstyled, ending="")
+    else:
+        stream.write(text)
+    stream.flush()
+
+
+def _unstyled(text: str) -> str:
+    return text

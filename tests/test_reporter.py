@@ -3,6 +3,7 @@
 from io import StringIO
 
 import pytest
+from django.core.management.base import OutputWrapper
 
 from diskette.reporter import Reporter, StreamReporter, plural
 
@@ -52,3 +53,20 @@ def test_the_silent_reporter_says_nothing(capsys):
 def test_plural(count, expected):
     assert plural(count, "object") == expected
     assert plural(count, "empty directory", "empty directories").startswith(str(count))
+
+
+class Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_command_stderr_neither_colours_nor_breaks_the_progress_line():
+    """Django's stderr wrapper colours every write as an error and ends it with a
+    newline; progress and warnings must reach the terminal as they are."""
+    raw = Terminal()
+    err = OutputWrapper(raw)
+    err.style_func = lambda text: f"<error>{text}</error>"
+    reporter = StreamReporter(1, out=StringIO(), err=err, interactive=True)
+    reporter.progress("data/a.json", 1)
+    reporter.warning("careful")
+    assert raw.getvalue() == "\r\x1b[Kdata/a.json 1\r\x1b[Kcareful\n"
