@@ -23,6 +23,7 @@ from django.core import serializers
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.serializers import base
 from django.db import connections, models
+from django.db.models import signals
 from django.db.models.manager import BaseManager
 
 #: Characters decoded per read; the buffer holds this plus one object at most.
@@ -159,26 +160,40 @@ def _block(execute, sql, params, many, context):
 
 class _Spill:
     """Remembered natural keys pushed out of memory: a private SQLite file that
-    keeps a few pages in memory, so that memory stays flat at any size."""
+    keeps a few pages in memory, so that memory stays flat at any size.
+
+    Models are numbered; keys of strings are joined, other keys pickled; integer
+    and string primary keys are stored as they are (anything else pickled), in a
+    table clustered on its key.
+    """
 
     def __init__(self):
         self.rows = 0
         self._db: sqlite3.Connection | None = None
+        self._models: dict[str, int] = {}
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             self._db = sqlite3.connect("")  # a temporary file, gone on close
             self._db.execute(
-                "CREATE TABLE k (model TEXT, key BLOB, pk BLOB, PRIMARY KEY (model, key))"
+                "CREATE TABLE k (model INTEGER, key BLOB, pk, PRIMARY KEY (model, key))"
+                " WITHOUT ROWID"
             )
             self._db.execute("CREATE UNIQUE INDEX k_pk ON k (model, pk)")
         return self._db
+
+    def _model(self, model: str) -> int:
+        try:
+            return self._models[model]
+        except KeyError:
+            number = self._models[model] = len(self._models)
+            return number
 
     def put(self, model: str, key: tuple, pk: Any) -> None:
         # REPLACE also drops the row of the same pk under another key.
         self._connection().execute(
             "INSERT OR REPLACE INTO k VALUES (?, ?, ?)",
-            (model, _dumps(key), _dumps(pk)),
+            (self._model(model), _key_value(key), _pk_value(pk)),
         )
         self.rows += 1
 
@@ -188,11 +203,15 @@ class _Spill:
         row = (
             self._connection()
             .execute(
-                "SELECT pk FROM k WHERE model = ? AND key = ?", (model, _dumps(key))
+                "SELECT pk FROM k WHERE model = ? AND key = ?",
+                (self._model(model), _key_value(key)),
             )
             .fetchone()
         )
-        return None if row is None else pickle.loads(row[0])  # noqa: S301 - ours
+        if row is None:
+            return None
+        value = row[0]
+        return pickle.loads(value) if type(value) is bytes else value  # noqa: S301 - ours
 
     def key(self, model: str, pk: Any) -> tuple | None:
         if not self.rows:
@@ -200,21 +219,50 @@ class _Spill:
         row = (
             self._connection()
             .execute(
-                "SELECT key FROM k WHERE model = ? AND pk = ?", (model, _dumps(pk))
+                "SELECT key FROM k WHERE model = ? AND pk = ?",
+                (self._model(model), _pk_value(pk)),
             )
             .fetchone()
         )
-        return None if row is None else pickle.loads(row[0])  # noqa: S301 - ours
+        if row is None:
+            return None
+        value = row[0]
+        if type(value) is str:
+            return tuple(value.split(_SEPARATOR))
+        return pickle.loads(value)  # noqa: S301 - ours
 
     def forget(self, model: str) -> None:
         if self.rows:
-            self._connection().execute("DELETE FROM k WHERE model = ?", (model,))
+            self._connection().execute(
+                "DELETE FROM k WHERE model = ?", (self._model(model),)
+            )
 
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
         self.rows = 0
+        self._models.clear()
+
+
+_SEPARATOR = "\x00"
+
+
+def _key_value(key: tuple) -> Any:
+    """A natural key as the spill stores it: strings joined by NUL when none
+    holds one (a str, the most common case, cheap), anything else pickled (a
+    blob, never equal to a str)."""
+    if key and all(type(part) is str and _SEPARATOR not in part for part in key):
+        return _SEPARATOR.join(key)
+    return _dumps(key)
+
+
+def _pk_value(pk: Any) -> Any:
+    """A primary key as the spill stores it: an int or a str as it is (SQLite
+    gives back the same value), anything else pickled."""
+    if type(pk) is str or (type(pk) is int and -(2**63) <= pk < 2**63):
+        return pk
+    return _dumps(pk)
 
 
 def _dumps(value: Any) -> bytes:
@@ -254,6 +302,9 @@ class NaturalKeyCache:
         #: The remembered key of each (model, pk), to notice a row renamed.
         self._keys: dict[tuple, tuple] = {}
         self._spill = _Spill()
+        self._fk_plans: dict[models.Field, tuple] = {}
+        #: The highest integer primary key remembered per model.
+        self._highest: dict[type[models.Model], int] = {}
 
     def rememberable(self, model: type[models.Model]) -> bool:
         """Whether ``model``'s natural keys may be learnt from loaded objects."""
@@ -279,19 +330,24 @@ class NaturalKeyCache:
         if obj.pk is None or not self.rememberable(model):
             self.complete.discard(model)
             return
-        connection = connections[self.using]
+        wrappers = connections[self.using].execute_wrappers
+        # connection.execute_wrapper(_block), without a context manager's cost.
+        wrappers.append(_block)
         try:
-            with connection.execute_wrapper(_block):
-                key = tuple(obj.natural_key())
+            key = tuple(obj.natural_key())
             cache_key = (model, None, key)
             hash(cache_key)
         except Exception:  # a query, or a key that cannot be a dict key
             self._rememberable[model] = False
             self.complete.discard(model)
             return
-        previous = self._keys.get((model, obj.pk))
-        if previous is None and self._spill.rows:
-            spilled = self._spill.key(model._meta.label_lower, obj.pk)
+        finally:
+            wrappers.pop()
+        pk = obj.pk
+        new = self._new_pk(model, pk)  # tracked for every key remembered
+        previous = self._keys.get((model, pk))
+        if previous is None and self._spill.rows and not new:
+            spilled = self._spill.key(model._meta.label_lower, pk)
             previous = None if spilled is None else (model, None, spilled)
         if previous is not None and previous != cache_key:
             # The same row under another natural key: the old key is stale.
@@ -299,6 +355,18 @@ class NaturalKeyCache:
             return
         self._keys[(model, obj.pk)] = cache_key
         self._store(cache_key, _Remembered(obj.pk))
+
+    def _new_pk(self, model: type[models.Model], pk: Any) -> bool:
+        """Whether ``pk`` is above every integer primary key remembered for
+        ``model`` (fixtures come in primary key order): then no spilled key
+        can be its old one."""
+        if type(pk) is not int:
+            return False
+        highest = self._highest.get(model)
+        if highest is None or pk > highest:
+            self._highest[model] = pk
+            return True
+        return False
 
     def _store(self, cache_key: tuple, value: Any) -> None:
         self.values[cache_key] = value
@@ -400,6 +468,7 @@ class NaturalKeyCache:
     def clear(self) -> None:
         self.values.clear()
         self._keys.clear()
+        self._highest.clear()
         self._spill.close()
 
     def fk_value(self, field: models.Field, value: Any, defer: bool = False) -> Any:
@@ -407,22 +476,33 @@ class NaturalKeyCache:
         gives ``DEFER_FIELD`` when ``defer``, else raises."""
         if value is None:
             return None
-        model = field.remote_field.model
-        field_name = field.remote_field.field_name
-        if (
-            hasattr(model._default_manager, "get_by_natural_key")
-            and hasattr(value, "__iter__")
-            and not isinstance(value, str)
-        ):
-            pk = model._meta.pk
-            attname = None if pk.remote_field or field_name == pk.name else field_name
+        try:
+            model, natural, attname, to_python = self._fk_plans[field]
+        except KeyError:
+            model, natural, attname, to_python = self._fk_plan(field)
+        if natural and hasattr(value, "__iter__") and not isinstance(value, str):
             try:
                 return self.get(model, value, attname, guess_missing=defer)
             except ObjectDoesNotExist:
                 if defer:
                     return base.DEFER_FIELD
                 raise
-        return model._meta.get_field(field_name).to_python(value)
+        return to_python(value)
+
+    def _fk_plan(self, field: models.Field) -> tuple:
+        """(target model, whether it has natural keys, the attname a natural
+        key gives or None for the primary key, the target field's to_python)
+        of a foreign key, worked out once."""
+        model = field.remote_field.model
+        field_name = field.remote_field.field_name
+        pk = model._meta.pk
+        plan = self._fk_plans[field] = (
+            model,
+            hasattr(model._default_manager, "get_by_natural_key"),
+            None if pk.remote_field or field_name == pk.name else field_name,
+            model._meta.get_field(field_name).to_python,
+        )
+        return plan
 
     def m2m_values(self, field: models.Field, value: Any, defer: bool = False) -> Any:
         """``base.deserialize_m2m_values`` through the cache."""
@@ -455,7 +535,60 @@ class _ModelPlan:
         self.model = model
         self.pk = model._meta.pk
         self.field_names = {f.name for f in model._meta.get_fields()}
-        self.fields: dict[str, models.Field] = {}
+        #: name -> (field, kind: _M2M, _FK or _PLAIN, its to_python)
+        self.fields: dict[str, tuple] = {}
+        meta = model._meta
+        #: The attname and default of every concrete field, in the order that
+        #: Model(*args) takes them; None when only Model(**data) will do.
+        self.slots: list[tuple] | None = (
+            None
+            if any(getattr(f, "generated", False) for f in meta.concrete_fields)
+            else [(f.attname, f.get_default) for f in meta.concrete_fields]
+        )
+
+    def build(self, data: dict, using: str) -> models.Model:
+        """``base.build_instance(model, data, using)``: the model's positional
+        form (Django's own fast path) when it gives the same instance."""
+        model = self.model
+        slots = self.slots
+        if (
+            slots is None
+            or data.get(self.pk.attname) is None
+            or signals.pre_init.has_listeners(model)
+        ):
+            return base.build_instance(model, data, using)
+        args = []
+        append = args.append
+        found = 0
+        for attname, default in slots:
+            if attname in data:
+                append(data[attname])
+                found += 1
+            else:
+                append(default())
+        if found != len(data):
+            return base.build_instance(model, data, using)
+        return model(*args)
+
+    def field(self, name: str) -> tuple:
+        """(field, kind, to_python) of the field called ``name``."""
+        try:
+            return self.fields[name]
+        except KeyError:
+            pass
+        field = self.model._meta.get_field(name)
+        remote = field.remote_field
+        if remote and isinstance(remote, models.ManyToManyRel):
+            kind = _M2M
+        elif remote and isinstance(remote, models.ManyToOneRel):
+            kind = _FK
+        else:
+            kind = _PLAIN
+        entry = self.fields[name] = (field, kind, field.to_python)
+        return entry
+
+
+_M2M, _FK, _PLAIN = range(3)
 
 
 class Deserializer:
@@ -508,7 +641,6 @@ class Deserializer:
         plan = self._plan(raw["model"])
         if plan is None:
             return None
-        model = plan.model
         data: dict[str, Any] = {}
         m2m_data: dict[str, list] = {}
         deferred: dict[models.Field, Any] = {}
@@ -522,12 +654,18 @@ class Deserializer:
         for name, value in raw["fields"].items():
             if self.ignorenonexistent and name not in plan.field_names:
                 continue
-            field = plan.fields.get(name)
-            if field is None:
-                field = model._meta.get_field(name)
-                plan.fields[name] = field
-            remote = field.remote_field
-            if remote and isinstance(remote, models.ManyToManyRel):
+            try:
+                field, kind, to_python = plan.fields[name]
+            except KeyError:
+                field, kind, to_python = plan.field(name)
+            if kind is _PLAIN:
+                try:
+                    data[field.name] = to_python(value)
+                except Exception as error:
+                    raise base.DeserializationError.WithData(
+                        error, raw["model"], raw.get("pk"), value
+                    ) from error
+            elif kind is _M2M:
                 try:
                     values = self.cache.m2m_values(field, value, defer=True)
                 except base.M2MDeserializationError as error:
@@ -538,7 +676,7 @@ class Deserializer:
                     deferred[field] = value
                 else:
                     m2m_data[field.name] = values
-            elif remote and isinstance(remote, models.ManyToOneRel):
+            else:
                 try:
                     converted = self.cache.fk_value(field, value, defer=True)
                 except Exception as error:
@@ -549,14 +687,7 @@ class Deserializer:
                     deferred[field] = value
                 else:
                     data[field.attname] = converted
-            else:
-                try:
-                    data[field.name] = field.to_python(value)
-                except Exception as error:
-                    raise base.DeserializationError.WithData(
-                        error, raw["model"], raw.get("pk"), value
-                    ) from error
-        instance = base.build_instance(model, data, self.using)
+        instance = plan.build(data, self.using)
         return base.DeserializedObject(instance, m2m_data, deferred)
 
 

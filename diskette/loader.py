@@ -13,6 +13,7 @@ falls back to the exact save everywhere else.
 
 from __future__ import annotations
 
+import gc
 import pickle
 import re
 import tempfile
@@ -41,7 +42,16 @@ from django.db import (
     router,
     transaction,
 )
-from django.db.models import ManyToManyRel, ManyToOneRel, Model
+from django.db.backends.base.operations import BaseDatabaseOperations
+from django.db.models import (
+    BinaryField,
+    CharField,
+    Field,
+    ManyToManyRel,
+    ManyToOneRel,
+    Model,
+    TextField,
+)
 from django.db.models.signals import m2m_changed, post_save, pre_save
 
 from diskette.exceptions import DisketteError, IntegrityLoadError, LoadError
@@ -327,9 +337,9 @@ class BatchSaver(Saver):
     """Insert objects per model in batches where that gives ``loaddata``'s rows.
 
     A model is batched when its table and its many-to-many tables are empty when
-    the load first meets it, and it is a plain model (no multi-table
-    inheritance, proxy, overridden save internals or database-computed fields).
-    Its objects are inserted ``BATCH_SIZE`` at a time with their primary keys,
+    the load first meets it, and it is a plain model or a multi-table
+    inheritance child (raw, it inserts its own table only; no proxy, overridden
+    save internals or database-computed fields). Its objects are inserted ``BATCH_SIZE`` at a time with their primary keys,
     as ``save_base(raw=True)`` would insert them one by one, inside a savepoint:
     a batch that collides (the same primary key twice, a row already there) is
     rolled back alone and saved again object by object, exactly. Signals are
@@ -432,9 +442,10 @@ class BatchSaver(Saver):
         state = self.state
         if not state.allowed(model):
             return False
+        pk = obj.pk
         batched = (
             self.reason(model) is None
-            and obj.pk is not None
+            and pk is not None
             and all(self._m2m_plan(model, name) for name in item.m2m_data or ())
         )
         if not batched:
@@ -446,13 +457,13 @@ class BatchSaver(Saver):
         if state.cache is not None:
             state.cache.remember(obj)
         batch = self.pending.get(model)
-        if batch is not None and (batch.fixture != fixture.name or obj.pk in batch.pks):
+        if batch is not None and (batch.fixture != fixture.name or pk in batch.pks):
             self._flush(model)
             batch = None
         if batch is None:
             batch = self.pending[model] = _Batch(fixture.name)
         batch.items.append(item)
-        batch.pks.add(obj.pk)
+        batch.pks.add(pk)
         if item.deferred_fields:
             state.deferred.append((item, fixture.name))
         if len(batch.items) >= BATCH_SIZE:
@@ -524,7 +535,13 @@ class BatchSaver(Saver):
                         raw=True,
                         using=using,
                     )
-        self._write_m2m(model, batch)
+        if not self._write_m2m(model, batch) and not signals:
+            # No receiver saw them: break the objects' cycles (a file field's
+            # FieldFile refers back to its object) so that they are freed now,
+            # not by a full collection. Deferred objects are finished later.
+            for item in items:
+                if not item.deferred_fields:
+                    item.object.__dict__.clear()
 
     def _collides(self, model: type[Model], batch: _Batch) -> bool:
         pks = list(batch.pks)
@@ -545,9 +562,10 @@ class BatchSaver(Saver):
         for item in batch.items:
             self.save_exact(item, batch.fixture)
 
-    def _write_m2m(self, model: type[Model], batch: _Batch) -> None:
+    def _write_m2m(self, model: type[Model], batch: _Batch) -> bool:
         """The ``set()`` of every many-to-many of new objects: through rows in
-        batches, ``m2m_changed`` pre_add/post_add around them when received."""
+        batches, ``m2m_changed`` pre_add/post_add around them when received.
+        Return whether a signal was sent."""
         state = self.state
         using = state.using
         rows: dict[type[Model], tuple] = {}
@@ -582,6 +600,7 @@ class BatchSaver(Saver):
             ) from error
         for signal in sent:
             self._m2m_changed("post_add", signal, batch.fixture)
+        return bool(sent)
 
     def _m2m_changed(self, action: str, signal: tuple, fixture: str) -> None:
         through, obj, remote, ids, item = signal
@@ -621,7 +640,7 @@ def _insert(model: type[Model], objs: list, using: str, *, pk: bool = True) -> N
         if not getattr(f, "generated", False) and (pk or f is not meta.pk)
     ]
     connection = connections[using]
-    if any(hasattr(f, "get_placeholder") for f in fields):
+    if any(_own_placeholder(f, connection) for f in fields):
         manager = model._base_manager.using(using)
         size = max(min(BATCH_SIZE, connection.ops.bulk_batch_size(fields, objs)), 1)
         for start in range(0, len(objs), size):
@@ -636,13 +655,59 @@ def _insert(model: type[Model], objs: list, using: str, *, pk: bool = True) -> N
         ", ".join(quote(f.column) for f in fields),
         ", ".join(["%s"] * len(fields)),
     )
-    preps = [(f.attname, f.get_db_prep_save) for f in fields]
-    rows = [
-        [prep(getattr(obj, attname), connection) for attname, prep in preps]
-        for obj in objs
-    ]
+    preps = _preps(fields)
+    rows = [_values(obj, preps, connection) for obj in objs]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def _own_placeholder(field, connection) -> bool:
+    """Whether ``field`` may want another SQL placeholder than ``%s`` (a
+    ``BinaryField`` does on some backends, not on those whose
+    ``binary_placeholder_sql`` is the default)."""
+    method = getattr(type(field), "get_placeholder", None)
+    if method is None:
+        return False
+    return not (
+        method is BinaryField.get_placeholder
+        and type(connection.ops).binary_placeholder_sql
+        is BaseDatabaseOperations.binary_placeholder_sql
+    )
+
+
+def _preps(fields) -> list[tuple]:
+    """(attname, ``get_db_prep_save``, whether a str or None goes to the database
+    as it is) of each field."""
+    return [(f.attname, f.get_db_prep_save, _passes_text(f)) for f in fields]
+
+
+def _passes_text(field) -> bool:
+    """Whether ``get_db_prep_save`` returns a str (or None) unchanged: a
+    ``CharField`` or ``TextField`` (or a subclass) that changes none of it."""
+    cls = type(field)
+    return (
+        cls.get_db_prep_save is Field.get_db_prep_save
+        and cls.get_db_prep_value is Field.get_db_prep_value
+        and any(
+            cls.get_prep_value is text.get_prep_value
+            and cls.to_python is text.to_python
+            for text in (CharField, TextField)
+        )
+    )
+
+
+def _values(obj: Model, preps: list[tuple], connection) -> list:
+    """The database values of ``obj``'s fields, as ``get_db_prep_save`` gives
+    them (text as it is: the same value, without five calls per field)."""
+    row = []
+    append = row.append
+    for attname, prep, text in preps:
+        value = getattr(obj, attname)
+        if text and (type(value) is str or value is None):
+            append(value)
+        else:
+            append(prep(value, connection))
+    return row
 
 
 def _insert_links(through, source, target, pairs: list, using: str) -> None:
@@ -756,6 +821,11 @@ def load_fixtures(
         cache=None if everything_exact else NaturalKeyCache(using),
     )
     results: list[FixtureResult] = []
+    # Full collections would walk every object the load keeps (the natural key
+    # cache, Django's own): young generations are collected every
+    # FORGET_QUERIES_EVERY objects instead (see _load_one).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         with transaction.atomic(using=using):
             if flush:
@@ -774,7 +844,10 @@ def load_fixtures(
                         _load_one(fixture, writer, ignorenonexistent, reporter)
                     )
                 writer.close()
-                _finish_deferred(state)
+                _finish_deferred(
+                    state,
+                    writer.exact_models if isinstance(writer, BatchSaver) else None,
+                )
             _check_constraints(connection, state)
             _reset_sequences(connection, state, reporter)
     except IntegrityError as error:
@@ -784,6 +857,13 @@ def load_fixtures(
             f"the loaded data breaks a database constraint: {_one_line(error)}; "
             "the database is unchanged"
         ) from error
+    except DatabaseError as error:
+        # A table or column the data needs is missing: the schema is behind.
+        _clear_caches()
+        raise LoadError(
+            f"the database does not fit the data: {_one_line(error)}; the database "
+            "is unchanged (run manage.py migrate first)"
+        ) from error
     except BaseException:
         _clear_caches()
         raise
@@ -791,17 +871,24 @@ def load_fixtures(
         state.deferred.close()
         if state.cache is not None:
             state.cache.clear()
+        if collecting:
+            gc.enable()
     return results
 
 
-def _finish_deferred(state: LoadState) -> None:
+def _finish_deferred(state: LoadState, exact_models: set[str] | None) -> None:
     """Save the objects with forward references, in the order they came.
 
     Without receivers to tell, objects whose deferred fields are all foreign keys
     get the UPDATE of ``save_base(raw=True)`` in batches (:class:`_Updates`); the
-    others are saved one by one, exactly.
+    others (all of them when ``exact_models`` is None) are saved one by one,
+    exactly.
     """
-    updates = _Updates(state) if state.cache is not None else None
+    updates = (
+        _Updates(state, exact_models)
+        if state.cache is not None and exact_models is not None
+        else None
+    )
     for item, name in state.deferred:
         with _missing(item, name):
             if updates is not None:
@@ -840,8 +927,9 @@ class _Updates:
     ``executemany``. A row met twice first writes what is pending, so the last
     save wins, as one by one."""
 
-    def __init__(self, state: LoadState):
+    def __init__(self, state: LoadState, exact_models: set[str]):
         self.state = state
+        self.exact_models = exact_models
         self.using = state.using
         self.plans: dict[type[Model], tuple | None] = {}
         self.pending: dict[type[Model], tuple[set, list, list]] = {}
@@ -854,17 +942,18 @@ class _Updates:
         meta = model._meta
         fields = [f for f in meta.local_concrete_fields if not f.primary_key]
         plan = None
+        connection = connections[self.using]
         if (
             fields
+            and meta.label_lower not in self.exact_models
             and not meta.proxy
             and not meta.auto_created
             and all(getattr(model, n) is getattr(Model, n) for n in _SAVE_METHODS)
             and not any(
-                getattr(f, "generated", False) or hasattr(f, "get_placeholder")
+                getattr(f, "generated", False) or _own_placeholder(f, connection)
                 for f in meta.local_concrete_fields
             )
         ):
-            connection = connections[self.using]
             quote = connection.ops.quote_name
             # Names are quoted by the backend; values are parameters.
             sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608
@@ -872,11 +961,7 @@ class _Updates:
                 ", ".join(f"{quote(f.column)} = %s" for f in fields),
                 quote(meta.pk.column),
             )
-            plan = (
-                sql,
-                [(f.attname, f.get_db_prep_save) for f in fields],
-                meta.pk.get_db_prep_save,
-            )
+            plan = (sql, _preps(fields), meta.pk.get_db_prep_save)
         self.plans[model] = plan
         return plan
 
@@ -914,7 +999,7 @@ class _Updates:
         pending[2].append((item, name))
         connection = connections[self.using]
         _sql, preps, prep_pk = plan
-        row = [prep(getattr(obj, attname), connection) for attname, prep in preps]
+        row = _values(obj, preps, connection)
         row.append(prep_pk(obj.pk, connection))
         pending[1].append(row)
         if len(pending[1]) >= BATCH_SIZE:
@@ -943,8 +1028,10 @@ def _load_one(
     fixture: Fixture, writer: Saver, ignorenonexistent: bool, reporter: Reporter
 ) -> FixtureResult:
     result = FixtureResult(name=fixture.name)
+    collector = _Collector()
     started = time.monotonic()
     state = writer.state
+    saved: dict[type[Model], int] = {}
     with open(fixture.path, "rb") as stream:
         try:
             objects = deserialize(
@@ -960,10 +1047,10 @@ def _load_one(
                     # With DEBUG = True Django keeps the SQL of its last 9,000
                     # queries; batched inserts make that the largest memory user.
                     reset_queries()
+                    collector.tick()
                 if writer.add(item, fixture):
-                    result.objects += 1
-                    label = item.object._meta.label_lower
-                    result.models[label] = result.models.get(label, 0) + 1
+                    model = type(item.object)
+                    saved[model] = saved.get(model, 0) + 1
                 reporter.progress(fixture.name, result.read)
             writer.finish(fixture)
         except DeserializationError as error:
@@ -972,9 +1059,43 @@ def _load_one(
                 f"{_one_line(error)}; the database is unchanged (use "
                 "--ignorenonexistent to skip fields that no longer exist)"
             ) from error
+    for model, count in saved.items():
+        label = model._meta.label_lower
+        result.models[label] = result.models.get(label, 0) + count
+        result.objects += count
     result.seconds = time.monotonic() - started
     reporter.done()
     return result
+
+
+class _Collector:
+    """Young-generation garbage collections while automatic ones are paused.
+
+    Objects written in batches free themselves (their cycles are broken): a
+    collection that finds almost nothing doubles the wait before the next one,
+    one that finds garbage brings it back to every ``FORGET_QUERIES_EVERY``
+    objects, so that cyclic garbage never piles up.
+    """
+
+    #: At most this many ticks between two collections.
+    LONGEST = 64
+    #: A collection that frees fewer objects found "almost nothing".
+    LITTLE = 100
+
+    def __init__(self):
+        self.wait = 1
+        self.ticks = 0
+
+    def tick(self) -> None:
+        """Called every ``FORGET_QUERIES_EVERY`` objects."""
+        self.ticks += 1
+        if self.ticks < self.wait:
+            return
+        self.ticks = 0
+        if gc.collect(1) < self.LITTLE:
+            self.wait = min(self.wait * 2, self.LONGEST)
+        else:
+            self.wait = 1
 
 
 def _check_constraints(connection, state: LoadState) -> None:

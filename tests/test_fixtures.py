@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 
 import pytest
 from django.contrib.auth.models import User
@@ -13,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from diskette.fixtures import (
     NaturalKeyCache,
+    _Spill,
     deserialize,
     read_json_array,
     read_json_lines,
@@ -175,5 +177,51 @@ def test_remembered_keys_pushed_out_of_memory_are_still_known():
     assert found == [user.pk for user in users]
     assert len(queries) == NaturalKeyCache.CHECKS
     cache.remember(User(pk=users[0].pk, username="renamed"))
+    assert not cache.rememberable(User)
+    cache.clear()
+
+
+@pytest.mark.parametrize(
+    ("key", "pk"),
+    [
+        (("Ada", "Lovelace"), 7),
+        (("a\x00b",), "a\x00b"),
+        (("a", "\x00b"), 2**70),
+        ((), -3),
+        (("",), uuid.UUID(int=5)),
+        ((1, "x"), b"raw"),
+        (("1",), "1"),
+    ],
+)
+def test_spilled_keys_and_primary_keys_come_back_as_they_were(key, pk):
+    """Keys and primary keys of every shape come back equal and of the same
+    type; look-alikes (a key of an int and of its text) stay apart."""
+    spill = _Spill()
+    try:
+        spill.put("library.author", key, pk)
+        spill.put("library.author", (1,), 1)
+        spill.put("library.tag", key, "other model")
+        assert spill.pk("library.author", key) == pk
+        assert type(spill.pk("library.author", key)) is type(pk)
+        assert spill.key("library.author", pk) == key
+        assert spill.pk("library.author", (1,)) == 1
+        assert spill.pk("library.author", ("1", "")) is None
+        spill.forget("library.author")
+        assert spill.pk("library.author", key) is None
+        assert spill.pk("library.tag", key) == "other model"
+    finally:
+        spill.close()
+
+
+@pytest.mark.django_db
+def test_a_row_renamed_below_the_highest_key_is_noticed_once_spilled():
+    """Keys remembered in descending primary key order, pushed out of memory:
+    a rename of any of them is still noticed."""
+    cache = NaturalKeyCache("default", size=1)
+    users = [User.objects.create(username=f"d{n}") for n in range(4)]
+    for user in reversed(users):
+        cache.remember(user)
+    assert cache.rememberable(User)
+    cache.remember(User(pk=users[2].pk, username="renamed"))
     assert not cache.rememberable(User)
     cache.clear()

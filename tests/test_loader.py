@@ -12,6 +12,7 @@ from django.contrib.sites.models import Site
 from django.core import serializers
 from django.core.management import call_command
 from django.core.serializers.base import DeserializationError
+from django.db import connection
 from django.db.models.signals import post_save, pre_save
 
 from diskette.exceptions import IntegrityLoadError, LoadError
@@ -755,3 +756,19 @@ def test_memory_bounds_give_the_same_result(db_alias, tmp_path, monkeypatch):
     expected = loaddata_state(dumped, db_alias)
     load_fixtures(dumped, using=db_alias, flush=True)
     assert database_state(db_alias) == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_table_missing_from_the_database_is_a_load_error(tmp_path):
+    """A schema behind the data (here a dropped table) gives one line, not a
+    traceback, and the database is as before."""
+    fixture = write(tmp_path / "sites.json", [_site(41, "s41.org")])
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE django_site RENAME TO django_site_elsewhere")
+    try:
+        with pytest.raises(LoadError, match="does not fit the data.*migrate"):
+            load_fixtures([fixture])
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE django_site_elsewhere RENAME TO django_site")
+    assert not Site.objects.filter(pk=41).exists()
