@@ -105,10 +105,10 @@ class _Foreign:
                 self.field.set_cached_value(obj, related)
 
 
-class _Many:
-    """An auto-created many-to-many field: its values, per chunk."""
+class _Links:
+    """The through table of an auto-created many-to-many field and its columns."""
 
-    def __init__(self, field, using: str, natural: bool):
+    def __init__(self, field, using: str):
         self.name = field.name
         through = field.remote_field.through
         source = through._meta.get_field(field.m2m_field_name())
@@ -118,6 +118,14 @@ class _Many:
         self.source_key = source.target_field.attname
         self.target_attname = target.attname
         self.target_key = target.target_field.attname
+        self.target_lookup = f"{target.target_field.name}__in"
+
+
+class _Many(_Links):
+    """An auto-created many-to-many field: its values, per chunk."""
+
+    def __init__(self, field, using: str, natural: bool):
+        super().__init__(field, using)
         model = field.remote_field.model
         queryset = model._default_manager.db_manager(using).all()
         if natural:
@@ -128,7 +136,6 @@ class _Many:
         if not queryset.ordered:
             queryset = queryset.order_by("pk")
         self.queryset = queryset
-        self.target_lookup = f"{target.target_field.name}__in"
 
     def attach(self, objects: list, source: QuerySet, as_queryset: bool) -> None:
         values: dict = {getattr(obj, self.source_key): [] for obj in objects}
@@ -453,7 +460,7 @@ class ForeignKeys:
         return self.keys.get(wanted, source.values(self.attname))
 
 
-class ManyValues:
+class ManyValues(_Links):
     """An auto-created M2M field: ``{source key: [values in Django's order]}`` per chunk.
 
     Only (source, target) pairs are read from the through table, and the targets'
@@ -464,22 +471,14 @@ class ManyValues:
     """
 
     def __init__(self, field, using: str, natural: bool, caches: dict):
-        self.name = field.name
-        through = field.remote_field.through
-        source = through._meta.get_field(field.m2m_field_name())
-        target = through._meta.get_field(field.m2m_reverse_field_name())
-        self.links = through._base_manager.db_manager(using)
-        self.source_attname = source.attname
-        self.source_key = source.target_field.attname
-        self.target_attname = target.attname
+        super().__init__(field, using)
         model = field.remote_field.model
-        key = target.target_field.attname
+        key = self.target_key
         manager = model._default_manager
         queryset = manager.db_manager(using).all()
         if not queryset.ordered:
             queryset = queryset.order_by("pk")
         self.ordered = queryset.values_list(key, flat=True)
-        self.target_lookup = f"{target.target_field.name}__in"
         self.keys = None
         if natural:
             self.keys = _Keys(
