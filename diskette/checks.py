@@ -20,11 +20,12 @@ diskette.E008   ``DISKETTE_DUMP_FILENAME`` has an unknown or malformed placehold
 diskette.E009   ``DISKETTE_DUMP_PERMISSIONS`` is not a file mode (0o000 to 0o777)
 diskette.E010   ``DISKETTE_DUMP_FORMAT`` is not a fixture format (or needs PyYAML)
 diskette.E011   a size or count limit (``DISKETTE_LOAD_MINIMAL_FILESIZE``,
-                ``_LOAD_MAX_SIZE``, ``_LOAD_MAX_MEMBERS``, ``_DOWNLOAD_MAX_SIZE``)
-                is not an integer in range
+                ``_LOAD_MAX_SIZE``, ``_LOAD_MAX_MEMBERS``, ``_LOAD_MAX_OBJECT_SIZE``,
+                ``_DOWNLOAD_MAX_SIZE``) is not an integer in range
 diskette.E012   ``DISKETTE_DOWNLOAD_ALLOWED_PROTOCOLS`` is not a list of URL schemes
 diskette.E013   ``DISKETTE_DOWNLOAD_ALLOW_REDIRECT`` is not a boolean
-diskette.E014   ``DISKETTE_DOWNLOAD_TIMEOUT`` is not a positive number of seconds
+diskette.E014   ``DISKETTE_DOWNLOAD_TIMEOUT`` or ``_DOWNLOAD_DEADLINE`` is not a
+                positive number of seconds
 diskette.E015   a storage exists but is not a directory
 diskette.W001   a storage directory does not exist (yet): nothing to archive from it
 diskette.W002   ``DISKETTE_DUMP_PERMISSIONS`` lets group or others read archives
@@ -348,6 +349,7 @@ _LIMITS = {
     "load_minimal_filesize": 0,
     "load_max_size": 1,
     "load_max_members": 1,
+    "load_max_object_size": 1,
     "download_max_size": 1,
 }
 
@@ -404,19 +406,25 @@ def _download(conf: DisketteSettings) -> list[Problem]:
                 f"Set {name} to True or False.",
             )
         )
-    name = "DISKETTE_DOWNLOAD_TIMEOUT"
-    value = conf.download_timeout
-    if not (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+    for name, value, example in (
+        ("DISKETTE_DOWNLOAD_TIMEOUT", conf.download_timeout, 60),
+        ("DISKETTE_DOWNLOAD_DEADLINE", conf.download_deadline, 3600),
     ):
-        problems.append(
-            Problem(
-                "E014",
-                (name,),
-                f"{name} is {value!r} ({_kind(value)}), not a positive number of seconds",
-                f"Set {name} to a number of seconds greater than 0, for example 60.",
+        if not (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and value > 0
+        ):
+            problems.append(
+                Problem(
+                    "E014",
+                    (name,),
+                    f"{name} is {value!r} ({_kind(value)}), not a positive number of "
+                    "seconds",
+                    f"Set {name} to a number of seconds greater than 0, for example "
+                    f"{example}.",
+                )
             )
-        )
     return problems
 
 

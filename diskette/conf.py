@@ -39,10 +39,12 @@ class DisketteSettings:
     load_minimal_filesize: Any
     load_max_size: Any
     load_max_members: Any
+    load_max_object_size: Any
     download_allowed_protocols: Any
     download_allow_redirect: Any
     download_timeout: Any
     download_max_size: Any
+    download_deadline: Any
 
     @staticmethod
     def setting_name(attribute: str) -> str:

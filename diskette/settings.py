@@ -42,6 +42,9 @@ DISKETTE_LOAD_MAX_SIZE = 100 * 1024**3
 #: Largest number of members an archive may hold.
 DISKETTE_LOAD_MAX_MEMBERS = 1_000_000
 
+#: Largest single object of a fixture, in bytes of its text (memory per object is bounded).
+DISKETTE_LOAD_MAX_OBJECT_SIZE = 64 * 1024**2
+
 #: URL schemes ``diskette_load`` may download from.
 DISKETTE_DOWNLOAD_ALLOWED_PROTOCOLS = ["http", "https"]
 
@@ -53,3 +56,6 @@ DISKETTE_DOWNLOAD_TIMEOUT = 60
 
 #: Largest archive a download may bring, in bytes.
 DISKETTE_DOWNLOAD_MAX_SIZE = 50 * 1024**3
+
+#: Seconds a whole download may take, however the server trickles its bytes.
+DISKETTE_DOWNLOAD_DEADLINE = 6 * 3600

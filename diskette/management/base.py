@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from diskette.exceptions import DisketteError
+from diskette.interrupts import exit_status, handled_signals
 from diskette.reporter import StreamReporter
 
 
@@ -21,16 +22,19 @@ class DisketteCommand(BaseCommand):
 
     def execute(self, *args: Any, **options: Any) -> Any:
         try:
-            return super().execute(*args, **options)
+            with handled_signals():
+                return super().execute(*args, **options)
         except DisketteError as error:
             if options.get("traceback"):
                 raise
             raise CommandError(str(error), returncode=error.exit_code) from error
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
+            # The core lets an interrupt through only where nothing was changed
+            # yet; past a commit it raises a DisketteError that says so instead.
             if options.get("traceback"):
                 raise
             raise CommandError(
-                "interrupted: nothing was changed", returncode=130
+                "interrupted: nothing was changed", returncode=exit_status(interrupt)
             ) from None
 
     def reporter(

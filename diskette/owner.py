@@ -1,0 +1,158 @@
+"""Private working directories and files, and whether their owner is alive.
+
+Every directory or partial file diskette creates while it works (a load's staging,
+a dump's work directory, an archive being written) is private (0700 directories,
+0600 files) and *owned*: the process that made it holds an exclusive lock on it for
+as long as it lives. The kernel drops the lock when that process dies, however it
+dies (``kill -9`` included), so "the lock is free" means "the owner is gone". The
+next run names what a dead owner left behind, and ``diskette_recover`` removes it,
+never touching what a live process still holds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.core.files import locks
+
+#: The lock file inside an owned directory.
+LOCK_NAME = ".owner"
+#: Prefixes of what diskette leaves in a directory while it works.
+LOAD_PREFIX = ".diskette-load-"
+DUMP_PREFIX = ".diskette-dump-"
+PART_SUFFIX = ".part"
+#: Seconds an unlocked directory is given before it counts as abandoned.
+UNLOCKED_GRACE = 60
+
+
+class Owned:
+    """A private directory this process owns until :meth:`release`.
+
+    The lock file is opened with ``O_CLOEXEC`` (Python's default), so a
+    subprocess the owner starts does not keep the lock alive after the owner died.
+    """
+
+    def __init__(self, path: Path, handle) -> None:
+        self.path = path
+        self._handle = handle
+
+    @classmethod
+    def create(cls, prefix: str, parent: str | os.PathLike | None = None) -> Owned:
+        """Make a new 0700 directory ``<parent>/<prefix>XXXXXXXX`` and lock it."""
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        try:
+            fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            handle = os.fdopen(fd, "r+b")
+            locks.lock(handle, locks.LOCK_EX | locks.LOCK_NB)
+            handle.write(f"{os.getpid()}\n".encode())
+            handle.flush()
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+        return cls(path, handle)
+
+    def release(self, *, remove: bool = True) -> None:
+        """Remove the directory (unless ``remove=False``), then drop the lock."""
+        if remove:
+            shutil.rmtree(self.path, ignore_errors=True)
+        if self._handle is not None:
+            locks.unlock(self._handle)
+            self._handle.close()
+            self._handle = None
+
+
+def hold_file(handle) -> None:
+    """Lock an open partial file (an archive being written) for this process."""
+    locks.lock(handle, locks.LOCK_EX | locks.LOCK_NB)
+
+
+def is_abandoned(path: str | os.PathLike) -> bool:
+    """Whether ``path`` (an owned directory or a partial file) has no live owner.
+
+    A directory without a lock file is abandoned too once it is a minute old: it
+    was made by an older diskette, or its owner died before it could lock it (a
+    younger one may be an owner between ``mkdtemp`` and its lock).
+    """
+    path = Path(path)
+    target = path / LOCK_NAME if path.is_dir() and not path.is_symlink() else path
+    try:
+        handle = open(target, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        try:
+            return path.is_dir() and time.time() - path.stat().st_mtime > UNLOCKED_GRACE
+        except OSError:
+            return False
+    except OSError:
+        return False
+    with handle:
+        if not locks.lock(handle, locks.LOCK_EX | locks.LOCK_NB):
+            return False
+        locks.unlock(handle)
+        return True
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """Something a dead diskette process left behind."""
+
+    path: Path
+    kind: str  # "load staging", "dump work directory", "partial archive"
+
+
+def _kind(name: str) -> str | None:
+    if name.startswith(LOAD_PREFIX):
+        return "load staging"
+    if name.startswith(DUMP_PREFIX):
+        return "dump work directory"
+    if name.startswith(".") and name.endswith(PART_SUFFIX):
+        return "partial archive"
+    return None
+
+
+def leftovers(directories: Iterable[str | os.PathLike | None]) -> list[Leftover]:
+    """What dead owners left in ``directories`` (``None`` entries are skipped).
+
+    Only names diskette makes are looked at, and only those whose owner is gone
+    are listed: a live load's staging is never one of them.
+    """
+    found: dict[Path, Leftover] = {}
+    for directory in directories:
+        if directory is None:
+            continue
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            kind = _kind(entry.name)
+            path = Path(entry.path)
+            if kind is None or path in found or not is_abandoned(path):
+                continue
+            found[path] = Leftover(path=path, kind=kind)
+    return sorted(found.values(), key=lambda item: str(item.path))
+
+
+def remove_leftover(leftover: Leftover) -> bool:
+    """Remove one leftover if its owner is still gone; say whether it was removed."""
+    path = leftover.path
+    if not os.path.lexists(path) or not is_abandoned(path):
+        return False
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+    return not os.path.lexists(path)
+
+
+def private_file(path: str | os.PathLike, mode: str = "wb"):
+    """Open a new file 0600 from its first byte (never readable by others)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, mode)
