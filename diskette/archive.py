@@ -28,6 +28,7 @@ from diskette.exceptions import (
     UnsafeArchiveError,
 )
 from diskette.manifest import DATA_PREFIX, MANIFEST_NAME, MAX_MANIFEST_SIZE, Manifest
+from diskette.owner import hold_file
 from diskette.paths import check_member_name, safe_join
 
 # ---- writing ----------------------------------------------------------------
@@ -146,10 +147,11 @@ class ArchiveWriter:
     """Stream members into a ``.tar.gz`` that appears under its name only when complete.
 
     The archive is written to ``.<name>.XXXXXXXX.part`` beside its final path,
-    created with ``permissions``; :meth:`commit` flushes it to disk and renames it.
-    Any exception (KeyboardInterrupt included) inside the ``with`` block removes
-    the temporary file. Owners are dropped (uid/gid 0, no user or group names);
-    mtimes and permission bits are kept.
+    0600 and locked by this process while it is written (a next run tells a dead
+    writer's part file by its free lock); :meth:`commit` flushes it to disk, gives
+    it ``permissions`` and renames it. Any exception (KeyboardInterrupt included)
+    inside the ``with`` block removes the temporary file. Owners are dropped
+    (uid/gid 0, no user or group names); mtimes and permission bits are kept.
     """
 
     def __init__(
@@ -176,10 +178,14 @@ class ArchiveWriter:
         )
         self.temp_path = Path(name)
         try:
-            os.fchmod(fd, self.permissions)
             self._file = os.fdopen(fd, "wb")
         except BaseException:
             os.close(fd)
+            self.abort()
+            raise
+        try:
+            hold_file(self._file)
+        except BaseException:
             self.abort()
             raise
         self._hashing = _HashingWriter(self._file, hashlib.blake2b())
@@ -264,10 +270,12 @@ class ArchiveWriter:
         self._tar.close()
         self._gzip.close()
         self._file.flush()
+        os.fchmod(self._file.fileno(), self.permissions)
         os.fsync(self._file.fileno())
-        self._file.close()
+        # Renamed while still locked: a clean-up never sees it unowned.
         self.temp_path.replace(self.path)
         self._done = True
+        self._file.close()
         try:
             dir_fd = os.open(self.path.parent, os.O_RDONLY)
         except OSError:
@@ -417,6 +425,49 @@ def _member_type_problem(member: tarfile.TarInfo) -> str | None:
     if member.isfifo():
         return "is a FIFO"
     return f"has an unsupported member type {member.type!r}"
+
+
+#: Modification times restored, in seconds around 1970: what tar's 11 octal
+#: digits hold, either way (pax headers can say anything, even ``nan``).
+MTIME_RANGE = (-(8**11), 8**11)
+#: Largest user or group id a header may carry (they are not restored).
+_MAX_ID = 2**32 - 1
+#: Longest user or group name a header may carry (they are not restored).
+_MAX_OWNER_NAME = 255
+
+
+def _header_value_problem(member: tarfile.TarInfo) -> str | None:
+    """What is out of range in a member header's values, or None.
+
+    tarfile turns pax strings into numbers without bounds; the values used when
+    extracting (size, mode, mtime) must be ones the file system can take.
+    """
+    size, mode, mtime = member.size, member.mode, member.mtime
+    if type(size) is not int or size < 0:
+        return f"a size of {_shown(size)} bytes"
+    if type(mode) is not int or not 0 <= mode <= 0o7777:
+        return f"a mode of {_shown(mode)}, not within 0..0o7777"
+    low, high = MTIME_RANGE
+    if type(mtime) not in (int, float) or not low < mtime < high:
+        return (
+            f"a modification time of {_shown(mtime)}, not a number of seconds "
+            f"within {low}..{high}"
+        )
+    for field in ("uid", "gid"):
+        value = getattr(member, field)
+        if type(value) is not int or not 0 <= value <= _MAX_ID:
+            return f"a {field} of {_shown(value)}, not within 0..{_MAX_ID}"
+    for field in ("uname", "gname"):
+        value = getattr(member, field)
+        if not isinstance(value, str) or len(value) > _MAX_OWNER_NAME:
+            return f"a {field} longer than {_MAX_OWNER_NAME} characters"
+    return None
+
+
+def _shown(value: object) -> str:
+    """A header value for a one-line message: at most 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _ancestors(name: str) -> list[str]:
@@ -578,6 +629,12 @@ class ArchiveReader:
             raise UnsafeArchiveError(
                 f"archive member {name!r} {problem}: only regular files and directories "
                 "are accepted; refusing the archive, nothing was extracted"
+            )
+        problem = _header_value_problem(member)
+        if problem:
+            raise UnsafeArchiveError(
+                f"archive member {name!r} has {problem}: the header is damaged or "
+                "forged; refusing the archive, nothing was extracted"
             )
         return MemberInfo(
             name=name,

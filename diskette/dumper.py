@@ -19,11 +19,13 @@ Django's own serializers. A definition with
 from __future__ import annotations
 
 import gc
+import io
 import json
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -36,6 +38,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 
 from diskette.definitions import Definition
 from diskette.exceptions import DumpError
+from diskette.owner import private_file
 from diskette.prefetch import ForeignKeys, ManyValues, RelatedLoader
 from diskette.reporter import Reporter
 from diskette.serializer import RowChunk, RowPlan, get_serializer, is_fast, row_plan
@@ -136,12 +139,15 @@ def _objects(
                 natural_primary=definition.natural_primary,
             )
         if plan is not None:
-            for rows in _row_chunks(plan, queryset, using, caches, CHUNK_SIZE):
-                counts[label] += len(rows)
-                before, total = total, total + len(rows)
-                if before // PROGRESS_EVERY != total // PROGRESS_EVERY:
-                    tick(total)
-                yield rows
+            # Closed here, not by the garbage collector: an interrupted dump
+            # would otherwise close the rows' cursor after its connection.
+            with closing(_row_chunks(plan, queryset, using, caches, CHUNK_SIZE)) as it:
+                for rows in it:
+                    counts[label] += len(rows)
+                    before, total = total, total + len(rows)
+                    if before // PROGRESS_EVERY != total // PROGRESS_EVERY:
+                        tick(total)
+                    yield rows
             continue
         loader = RelatedLoader.for_serializer(
             model,
@@ -150,20 +156,22 @@ def _objects(
             natural_primary=definition.natural_primary,
             as_queryset=as_queryset,
         )
-        for chunk in loader.chunks(queryset, CHUNK_SIZE):
-            for obj in chunk:
-                counts[label] += 1
-                total += 1
-                if total % PROGRESS_EVERY == 0:
-                    tick(total)
-                yield obj
-            # The serializer is done with the chunk. Its objects hold reference
-            # cycles (a file field's FieldFile points back to its instance) that
-            # only the garbage collector would free: break them, so that memory
-            # is freed at once and the collector has little to do.
-            for obj in chunk:
-                obj.__dict__.clear()
-            gc.collect(1)  # what the serialization left in cycles (few)
+        with closing(loader.chunks(queryset, CHUNK_SIZE)) as chunks:
+            for chunk in chunks:
+                for obj in chunk:
+                    counts[label] += 1
+                    total += 1
+                    if total % PROGRESS_EVERY == 0:
+                        tick(total)
+                    yield obj
+                # The serializer is done with the chunk. Its objects hold
+                # reference cycles (a file field's FieldFile points back to its
+                # instance) that only the garbage collector would free: break
+                # them, so that memory is freed at once and the collector has
+                # little to do.
+                for obj in chunk:
+                    obj.__dict__.clear()
+                gc.collect(1)  # what the serialization left in cycles (few)
     tick(total)
 
 
@@ -189,23 +197,26 @@ def _row_chunks(
 
     rows: list = []
     iterator = queryset.values_list(*plan.columns).iterator(chunk_size=size)
-    while True:
-        rows = list(islice(iterator, size))
-        if not rows:
-            return
-        source = queryset.filter(pk__gte=rows[0][0], pk__lte=rows[-1][0])
-        yield RowChunk(
-            plan=plan,
-            rows=rows,
-            foreign={
-                item.name: item.get([row[index] for row in rows], source)
-                for item, index in foreign
-            },
-            many={item.name: item.get(source) for item in many},
-            fetch_one=fetch_one,
-        )
-        if len(rows) < size:
-            return
+    try:
+        while True:
+            rows = list(islice(iterator, size))
+            if not rows:
+                return
+            source = queryset.filter(pk__gte=rows[0][0], pk__lte=rows[-1][0])
+            yield RowChunk(
+                plan=plan,
+                rows=rows,
+                foreign={
+                    item.name: item.get([row[index] for row in rows], source)
+                    for item, index in foreign
+                },
+                many={item.name: item.get(source) for item in many},
+                fetch_one=fetch_one,
+            )
+            if len(rows) < size:
+                return
+    finally:
+        iterator.close()  # its cursor, while the connection is open
 
 
 @contextmanager
@@ -279,17 +290,19 @@ def write_fixture(
         try:
             with warnings.catch_warnings(), _collector_paused():
                 warnings.simplefilter("ignore")
-                with open(path, "w", encoding="utf-8") as stream:
-                    serializer_class = get_serializer(definition.format)
-                    serializer = serializer_class()
-                    serializer.serialize(
-                        _objects(
-                            definition,
-                            using,
-                            result.models,
-                            tick,
-                            as_queryset=not is_fast(serializer_class),
-                        ),
+                serializer_class = get_serializer(definition.format)
+                objects = _objects(
+                    definition,
+                    using,
+                    result.models,
+                    tick,
+                    as_queryset=not is_fast(serializer_class),
+                )
+                # The objects' cursors are closed before the stream, whatever
+                # stopped the serializer (an interrupt, an error).
+                with _frames_released(), private_text(path) as stream, closing(objects):
+                    serializer_class().serialize(
+                        objects,
                         indent=indent,
                         use_natural_foreign_keys=definition.natural_foreign,
                         use_natural_primary_keys=definition.natural_primary,
@@ -315,10 +328,41 @@ def write_fixture(
     return result
 
 
+@contextmanager
+def _frames_released() -> Iterator[None]:
+    """On any exception, free what the traceback's frames hold now.
+
+    An exception raised inside Django's row generators (a Ctrl-C in a field's
+    converter) keeps them, and their open cursor, alive until the process exits,
+    after the command closed the connection: "Exception ignored ... closed
+    database" lines on stderr.
+    """
+    try:
+        yield
+    except BaseException as error:
+        traceback.clear_frames(error.__traceback__)
+        raise
+
+
+#: What a dump_command's --output holds until the command writes it.
+_PLACEHOLDER = b"\x00"
+
+
+def private_text(path: Path) -> io.TextIOWrapper:
+    """A new UTF-8 text file, 0600 from its first byte: fixtures hold secrets."""
+    return io.TextIOWrapper(private_file(path), encoding="utf-8")
+
+
 def _run_dump_command(definition, path, *, using, indent) -> None:
     args = dumpdata_arguments(definition, output=str(path), using=using, indent=indent)
+    # dumpdata opens --output for writing, which keeps the mode of a file that
+    # exists: created 0600 here, the fixture is never readable by others. A
+    # command that never opened it leaves the placeholder byte.
+    with private_file(path) as stream:
+        stream.write(_PLACEHOLDER)
     try:
-        call_command(definition.dump_command, *args, verbosity=0)
+        with _frames_released():
+            call_command(definition.dump_command, *args, verbosity=0)
     except CommandError as error:
         raise DumpError(
             f"definition {definition.name!r}: dump_command "
@@ -329,12 +373,17 @@ def _run_dump_command(definition, path, *, using, indent) -> None:
             f"definition {definition.name!r}: dump_command "
             f"{definition.dump_command!r} failed: {type(error).__name__}: {error}"
         ) from error
-    if not path.is_file():
+    if not path.is_file() or _untouched(path):
         raise DumpError(
             f"definition {definition.name!r}: dump_command "
             f"{definition.dump_command!r} wrote no file at --output: it must accept "
             "dumpdata's options"
         )
+
+
+def _untouched(path: Path) -> bool:
+    with open(path, "rb") as stream:
+        return stream.read(len(_PLACEHOLDER) + 1) == _PLACEHOLDER
 
 
 def count_fixture_objects(path: Path, fmt: str) -> dict[str, int]:

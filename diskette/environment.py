@@ -3,7 +3,9 @@
 An archive records them so that a load that goes wrong can be traced to a
 different version of an app or of Django. Entries are ``name==version``, or
 ``name @ url`` for a distribution installed from a URL, a VCS or a local
-directory (its ``direct_url.json``), with any credentials taken out of the URL.
+directory (its ``direct_url.json``), with any credentials taken out of the URL;
+a URL whose credentials cannot be told apart from its host is left out (the entry
+is then ``name==version``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from diskette.urls import SplitURL, scheme_of, split_userinfo
 
 
 def canonical_name(name: str) -> str:
@@ -22,18 +25,41 @@ def canonical_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def strip_credentials(url: str) -> str:
+def strip_credentials(url: str) -> str | None:
     """``url`` without its user information (``user:password@``, a token) nor query.
 
     The user information and the query are where credentials go in the URLs pip
-    installs from; the host, the path and the fragment are kept.
+    installs from; the host, the path, the fragment and a VCS revision are kept.
+    ``None`` when the user information cannot be told from the host (an ``@`` that
+    a password or a path may hold): the URL cannot be made safe, so it is dropped.
     """
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # a malformed host: cut what sits between '//' and '@'
-        return re.sub(r"//[^/?#]*@", "//", url).partition("?")[0]
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, parts.path, "", parts.fragment))
+    base, revision = _revision(url)
+    split = split_userinfo(base)
+    if split is None:
+        return None
+    rest, hashed, fragment = split.rest.partition("#")
+    rest = rest.partition("?")[0]
+    kept = SplitURL(split.scheme, None, rest).without_userinfo
+    return kept + (f"#{fragment}" if hashed else "") + revision
+
+
+def _revision(url: str) -> tuple[str, str]:
+    """``(url, "@revision#fragment")`` of a VCS URL as pip writes it, else ``(url, "")``."""
+    if "+" not in scheme_of(url):
+        return url, ""
+    match = re.search(r"@[^/@?#]+(?:#[^@]*)?\Z", url)
+    if match is None or "/" not in url[: match.start()].partition("://")[2]:
+        return url, ""
+    return url[: match.start()], match.group()
+
+
+def safe_entry(entry: str) -> str:
+    """A recorded entry with the credentials of its URL removed, or only its name."""
+    name, found, url = entry.partition(" @ ")
+    if not found:
+        return entry
+    cleaned = strip_credentials(url.strip())
+    return f"{name} @ {cleaned}" if cleaned else name.strip()
 
 
 def _direct_url(distribution: metadata.Distribution) -> str | None:
@@ -46,6 +72,8 @@ def _direct_url(distribution: metadata.Distribution) -> str | None:
     if not isinstance(info, dict) or not isinstance(info.get("url"), str):
         return None
     url = strip_credentials(info["url"])
+    if url is None:
+        return None
     vcs = info.get("vcs_info")
     if isinstance(vcs, dict) and isinstance(vcs.get("vcs"), str):
         url = f"{vcs['vcs']}+{url}"
@@ -121,7 +149,7 @@ def compare_environments(
     recorded: Iterable[str], current: Iterable[str]
 ) -> EnvironmentDifference:
     """Compare the entries an archive records with ``current`` ones, by name."""
-    before = {_split(entry)[0]: entry for entry in recorded}
+    before = {_split(entry)[0]: entry for entry in map(safe_entry, recorded)}
     after = {_split(entry)[0]: entry for entry in current}
     if not before:
         return EnvironmentDifference(recorded=False)

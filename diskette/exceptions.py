@@ -99,3 +99,24 @@ class DownloadError(DisketteError):
     """An archive URL was refused or could not be downloaded."""
 
     exit_code = 30
+
+
+class LoadInProgressError(LoadError):
+    """Another diskette load is running on the same database: wait for it."""
+
+    exit_code = 24
+
+
+class RecoveryError(StorageRestoreError):
+    """A load interrupted after its commit could not be finished yet."""
+
+    exit_code = 25
+
+
+class InterruptedAfterCommitError(DisketteError):
+    """SIGINT or SIGTERM arrived once the commit had begun: the load was finished
+    first, and the command exits as interrupted (130 or 143)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -1,7 +1,7 @@
 """Fixture files → deserialized objects, streamed, in flat memory.
 
-``json`` arrays are decoded one object at a time from a buffer refilled from the
-file, ``jsonl`` line by line; ``xml`` and ``yaml`` stay on Django's deserializers.
+The raw objects come from the bounded readers of :mod:`diskette.readers`
+(``json``, ``jsonl``; ``xml`` and ``yaml`` through Django's deserializers).
 Objects are built as Django's python deserializer builds them, except that
 natural foreign keys go through a bounded cache in front of
 ``get_by_natural_key`` (one query per distinct key instead of one per value).
@@ -9,8 +9,6 @@ natural foreign keys go through a bounded cache in front of
 
 from __future__ import annotations
 
-import codecs
-import json
 import pickle
 import sqlite3
 from collections import OrderedDict
@@ -26,119 +24,22 @@ from django.db import connections, models
 from django.db.models import signals
 from django.db.models.manager import BaseManager
 
-#: Characters decoded per read; the buffer holds this plus one object at most.
-READ_SIZE = 1024 * 1024
+from diskette.manifest import count_objects
+from diskette.readers import (  # noqa: F401 - the readers' former home
+    READ_SIZE,
+    FixtureLimitError,
+    deserialize_other,
+    read_json_array,
+    read_json_lines,
+    read_objects,
+)
+
 #: Natural keys kept in memory per load (least recently used ones go to a
 #: temporary file). An entry costs about 0.8 kB of RSS and a few objects that
 #: every full garbage collection walks: at 50,000 entries a big load used 25 MB
 #: more memory and 60 % more collection time than at 20,000, for a hit rate the
 #: temporary file mostly makes up.
 NATURAL_KEY_CACHE_SIZE = 20_000
-_WHITESPACE = " \t\n\r"
-
-
-def read_json_array(stream: BinaryIO, read_size: int = READ_SIZE) -> Iterator[Any]:
-    """Yield the items of a top-level JSON array one by one.
-
-    Memory holds one read plus the item being decoded, whatever the file size.
-    Raises :class:`~django.core.serializers.base.DeserializationError` on
-    anything that is not a well-formed JSON array.
-    """
-    decoder = json.JSONDecoder()
-    reader = codecs.getincrementaldecoder("utf-8")()
-    buffer = ""
-    position = 0
-    at_end = False
-
-    def fill(more: int) -> bool:
-        nonlocal buffer, position, at_end
-        if at_end:
-            return False
-        chunk = stream.read(more)
-        try:
-            text = reader.decode(chunk, final=not chunk)
-        except UnicodeDecodeError as error:
-            raise base.DeserializationError(f"not UTF-8 text: {error}") from error
-        buffer = buffer[position:] + text
-        position = 0
-        at_end = not chunk
-        return bool(text) or not at_end
-
-    def skip_space() -> str:
-        """Move past whitespace; return the next character ('' at the end)."""
-        nonlocal position
-        while True:
-            while position < len(buffer) and buffer[position] in _WHITESPACE:
-                position += 1
-            if position < len(buffer):
-                return buffer[position]
-            if not fill(read_size):
-                return ""
-
-    if skip_space() != "[":
-        raise base.DeserializationError("the file is not a JSON array of objects")
-    position += 1
-    first = True
-    while True:
-        char = skip_space()
-        if char == "]":
-            position += 1
-            break
-        if not first:
-            if char != ",":
-                raise base.DeserializationError(
-                    f"expected ',' or ']' between objects, found {char!r}"
-                    if char
-                    else "the JSON array is truncated"
-                )
-            position += 1
-            char = skip_space()
-        if not char:
-            raise base.DeserializationError("the JSON array is truncated")
-        want = read_size
-        while True:
-            try:
-                item, end = decoder.raw_decode(buffer, position)
-            except json.JSONDecodeError as error:
-                if at_end:
-                    raise base.DeserializationError(f"invalid JSON: {error}") from error
-                # The item may go on in the next read; read more each time so
-                # that a huge item costs linear time.
-                want = max(want, len(buffer) - position)
-                fill(want)
-                continue
-            if end == len(buffer) and not at_end:
-                # A bare number could go on in the next read: be sure.
-                fill(want)
-                continue
-            break
-        position = end
-        first = False
-        yield item
-    if skip_space():
-        raise base.DeserializationError("extra data after the JSON array")
-
-
-def read_json_lines(stream: BinaryIO) -> Iterator[Any]:
-    """Yield one decoded object per non-blank line, as Django's jsonl reader."""
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        try:
-            yield json.loads(line.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as error:
-            raise base.DeserializationError(
-                f"line {number} is not valid JSON: {error}"
-            ) from error
-
-
-def read_objects(stream: BinaryIO, format: str) -> Iterator[Any] | None:  # noqa: A002
-    """The raw objects of a ``json``/``jsonl`` fixture, or None for other formats."""
-    if format == "json":
-        return read_json_array(stream)
-    if format == "jsonl":
-        return read_json_lines(stream)
-    return None
 
 
 class _QueryBlocked(Exception):
@@ -698,18 +599,23 @@ def deserialize(
     using: str,
     ignorenonexistent: bool = False,
     cache: NaturalKeyCache | None = None,
+    counts: dict[str, int] | None = None,
 ) -> Iterable[base.DeserializedObject]:
     """Deserialized objects of a fixture, with forward references allowed.
 
     ``json``/``jsonl`` stream; with a ``cache`` they are built by
-    :class:`Deserializer`, without one by Django's own python deserializer.
-    Other formats go to Django's deserializer for that format.
+    :class:`Deserializer`, without one by Django's own python deserializer; with
+    ``counts``, their raw objects are counted per model into it as they are read
+    (:func:`diskette.manifest.count_objects`). Other formats go to Django's
+    deserializer for that format.
     """
     raw = read_objects(stream, format)
+    if raw is not None and counts is not None:
+        raw = count_objects(raw, counts)
     if raw is None:
-        return serializers.deserialize(
-            format,
+        return deserialize_other(
             stream,
+            format,
             using=using,
             ignorenonexistent=ignorenonexistent,
             handle_forward_references=True,

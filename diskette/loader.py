@@ -19,10 +19,11 @@ import re
 import tempfile
 import time
 from collections import deque
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.apps import apps
 from django.core.management.color import no_style
@@ -54,14 +55,52 @@ from django.db.models import (
 )
 from django.db.models.signals import m2m_changed, post_save, pre_save
 
-from diskette.exceptions import DisketteError, IntegrityLoadError, LoadError
+from diskette.exceptions import (
+    DisketteError,
+    IntegrityLoadError,
+    LoadError,
+    LoadInProgressError,
+    ManifestError,
+)
 from diskette.fixtures import NaturalKeyCache, deserialize
+from diskette.manifest import DataFile, check_counts, model_key
+from diskette.readers import FixtureLimitError
 from diskette.reporter import Reporter
 
 #: Deserializer formats a fixture may have.
 FORMATS = ("json", "jsonl", "xml", "yaml")
 #: How often (in objects) the DEBUG query log is emptied.
 FORGET_QUERIES_EVERY = 1000
+#: Formats whose raw objects stream (:func:`diskette.fixtures.read_objects`):
+#: every object a file holds is counted; others count what deserializes.
+STREAMED = ("json", "jsonl")
+
+
+def installed_model(key: str) -> bool:
+    """Whether a model label names a model of this project."""
+    try:
+        apps.get_model(key)
+    except (LookupError, ValueError):
+        return False
+    return True
+
+
+def check_fixture_counts(
+    expected: DataFile, counts: dict[Any, int], *, streamed: bool, skipped: bool
+) -> None:
+    """Refuse a fixture whose objects are not what its manifest entry records.
+
+    Raw counts (``streamed``) are compared in full; deserialized ones, when the
+    deserializer ``skipped`` objects of models this project lacks, on its models.
+    """
+    try:
+        check_counts(
+            expected,
+            counts,
+            comparable=None if streamed or not skipped else installed_model,
+        )
+    except ManifestError as error:
+        raise ManifestError(f"{error}; the database is unchanged") from None
 
 
 @dataclass(frozen=True)
@@ -795,6 +834,8 @@ def load_fixtures(
     saver: type[Saver] | None = None,
     signals: bool = True,
     exact: bool | Collection[str] = False,
+    expected: Sequence[DataFile | None] | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> list[FixtureResult]:
     """Load ``fixtures`` in order in one transaction; all or nothing.
 
@@ -803,7 +844,10 @@ def load_fixtures(
     does so for those models only. ``signals=False`` sends no ``pre_save``,
     ``post_save`` or ``m2m_changed``. Raise :class:`LoadError` when data does not
     fit the models and :class:`IntegrityLoadError` when it breaks a constraint;
-    the database is then exactly as before.
+    the database is then exactly as before. ``expected`` holds the manifest
+    entry of each fixture: the objects each one holds are counted as it is read
+    and, when they are not what its entry records, :class:`ManifestError` is
+    raised before the commit.
     """
     reporter = reporter or Reporter()
     for fixture in fixtures:
@@ -839,9 +883,10 @@ def load_fixtures(
                     writer = Saver(state)
                 else:
                     writer = BatchSaver(state, exact_models=exact or ())
-                for fixture in fixtures:
+                for index, fixture in enumerate(fixtures):
+                    entry = expected[index] if expected is not None else None
                     results.append(
-                        _load_one(fixture, writer, ignorenonexistent, reporter)
+                        _load_one(fixture, writer, ignorenonexistent, reporter, entry)
                     )
                 writer.close()
                 _finish_deferred(
@@ -850,6 +895,10 @@ def load_fixtures(
                 )
             _check_constraints(connection, state)
             _reset_sequences(connection, state, reporter)
+            if before_commit is not None:
+                # The last statements of the transaction (the load journal's
+                # marker); from here on the caller holds signals back.
+                before_commit()
     except IntegrityError as error:
         # Raised at commit by deferred constraints the check above did not see.
         _clear_caches()
@@ -858,8 +907,15 @@ def load_fixtures(
             "the database is unchanged"
         ) from error
     except DatabaseError as error:
-        # A table or column the data needs is missing: the schema is behind.
         _clear_caches()
+        if "database is locked" in str(error):
+            # SQLite's busy timeout: another connection holds the write lock.
+            raise LoadInProgressError(
+                "the database is locked by another connection (a process writing "
+                "to it, or an open shell): try again once it is done; the database "
+                "is unchanged"
+            ) from error
+        # A table or column the data needs is missing: the schema is behind.
         raise LoadError(
             f"the database does not fit the data: {_one_line(error)}; the database "
             "is unchanged (run manage.py migrate first)"
@@ -1025,9 +1081,17 @@ class _Updates:
 
 
 def _load_one(
-    fixture: Fixture, writer: Saver, ignorenonexistent: bool, reporter: Reporter
+    fixture: Fixture,
+    writer: Saver,
+    ignorenonexistent: bool,
+    reporter: Reporter,
+    expected: DataFile | None = None,
 ) -> FixtureResult:
     result = FixtureResult(name=fixture.name)
+    # What the file holds: raw objects where the format streams them (those of
+    # models --ignorenonexistent skips included), else the deserialized ones.
+    counts: dict[Any, int] = {}
+    streamed = fixture.format in STREAMED
     collector = _Collector()
     started = time.monotonic()
     state = writer.state
@@ -1040,9 +1104,13 @@ def _load_one(
                 using=state.using,
                 ignorenonexistent=ignorenonexistent,
                 cache=state.cache,
+                counts=counts,
             )
             for item in objects:
                 result.read += 1
+                if not streamed:
+                    key = model_key(item.object._meta.label)
+                    counts[key] = counts.get(key, 0) + 1
                 if result.read % FORGET_QUERIES_EVERY == 0:
                     # With DEBUG = True Django keeps the SQL of its last 9,000
                     # queries; batched inserts make that the largest memory user.
@@ -1053,12 +1121,20 @@ def _load_one(
                     saved[model] = saved.get(model, 0) + 1
                 reporter.progress(fixture.name, result.read)
             writer.finish(fixture)
+        except FixtureLimitError as error:
+            raise LoadError(
+                f"data file {fixture.name!r}: {error}; the database is unchanged"
+            ) from error
         except DeserializationError as error:
             raise LoadError(
                 f"data file {fixture.name!r} does not fit the models: "
                 f"{_one_line(error)}; the database is unchanged (use "
                 "--ignorenonexistent to skip fields that no longer exist)"
             ) from error
+    if expected is not None:
+        check_fixture_counts(
+            expected, counts, streamed=streamed, skipped=ignorenonexistent
+        )
     for model, count in saved.items():
         label = model._meta.label_lower
         result.models[label] = result.models.get(label, 0) + count

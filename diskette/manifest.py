@@ -10,6 +10,7 @@ adds everything else under a ``diskette`` key, validated against
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -18,6 +19,7 @@ from typing import Any
 import jsonschema
 
 from diskette.exceptions import ManifestError, UnsupportedVersionError
+from diskette.paths import storage_name
 
 #: Name of the manifest member at the root of every archive.
 MANIFEST_NAME = "manifest.json"
@@ -163,7 +165,10 @@ class Manifest:
                 version=payload["version"],
                 creation=payload["creation"],
                 data=tuple(DataFile(path=path) for path in payload["datas"] or ()),
-                storages=tuple(StorageEntry(name=n) for n in payload["storages"] or ()),
+                storages=tuple(
+                    StorageEntry(name=storage_name(n))
+                    for n in payload["storages"] or ()
+                ),
             )
         data = tuple(
             DataFile(
@@ -179,7 +184,7 @@ class Manifest:
         )
         storages = tuple(
             StorageEntry(
-                name=item["name"],
+                name=storage_name(item["name"]),
                 files=item["files"],
                 bytes=item["bytes"],
                 empty_directories=tuple(item["empty_directories"]),
@@ -188,7 +193,7 @@ class Manifest:
         )
         if [d.path for d in data] != list(payload["datas"] or []) or [
             s.name for s in storages
-        ] != list(payload["storages"] or []):
+        ] != [storage_name(n) for n in payload["storages"] or []]:
             raise ManifestError(
                 "manifest.json lists different files under 'datas'/'storages' and "
                 "'diskette': the archive is damaged or was edited"
@@ -217,3 +222,85 @@ class Manifest:
                 f"manifest.json is not valid JSON ({error}): the archive is damaged"
             ) from None
         return cls.from_dict(payload)
+
+
+# ---- object counts ---------------------------------------------------------------
+
+#: The key objects without a model label are counted under.
+NO_MODEL = "(no model label)"
+
+
+def model_key(label: Any) -> str:
+    """The one form model labels are counted and compared in: lower case.
+
+    The dump records ``auth.Permission``, fixtures say ``auth.permission``; both
+    are the key ``auth.permission`` (model names are case-insensitive in Django).
+    """
+    return label.lower() if isinstance(label, str) else NO_MODEL
+
+
+def count_objects(objects: Iterable[Any], counts: dict[Any, int]) -> Iterator[Any]:
+    """Yield a fixture's raw objects, counting each in ``counts`` under its model
+    label as written (:func:`check_counts` normalises them): the plan, the load
+    and inspect count what a file holds with it."""
+    get = counts.get
+    for raw in objects:
+        try:
+            label = raw["model"]
+            counts[label] = get(label, 0) + 1
+        except (TypeError, KeyError, IndexError):  # no label, or not hashable
+            counts[NO_MODEL] = get(NO_MODEL, 0) + 1
+        yield raw
+
+
+def check_counts(
+    data_file: DataFile,
+    counts: Mapping[Any, int],
+    *,
+    comparable: Callable[[str], bool] | None = None,
+) -> None:
+    """Raise ManifestError when the objects counted in a data file are not the
+    ones its manifest entry records, per model and in total.
+
+    Nothing is compared when the entry records no counts (the original
+    diskette's). ``comparable`` is for counts of deserialized objects, which miss
+    the models the deserializer skipped: only the keys it accepts are compared,
+    and not the total.
+    """
+    if data_file.objects is None and not data_file.models:
+        return
+    recorded, found_per_key = _by_key(data_file.models), _by_key(counts)
+    for key in sorted(set(recorded) | set(found_per_key)):
+        if comparable is not None and not comparable(key):
+            continue
+        found, said = found_per_key.get(key, 0), recorded.get(key, 0)
+        if found != said:
+            raise ManifestError(
+                f"data file {data_file.path!r} holds {_objects(found)} of {key}, the "
+                f"manifest says {said}: {_DISAGREE}"
+            )
+    total = sum(counts.values())
+    if comparable is None and data_file.objects not in (None, total):
+        raise ManifestError(
+            f"data file {data_file.path!r} holds {_objects(total)}, the manifest "
+            f"says {data_file.objects}: {_DISAGREE}"
+        )
+
+
+_DISAGREE = (
+    "the manifest does not describe its fixture (the archive was altered or "
+    "damaged): load a trusted copy or dump it again"
+)
+
+
+def _by_key(counts: Mapping[Any, int]) -> dict[str, int]:
+    """Counts summed per :func:`model_key`."""
+    merged: dict[str, int] = {}
+    for label, count in counts.items():
+        key = model_key(label)
+        merged[key] = merged.get(key, 0) + count
+    return merged
+
+
+def _objects(count: int) -> str:
+    return f"{count} object" if count == 1 else f"{count} objects"

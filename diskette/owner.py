@@ -11,6 +11,7 @@ never touching what a live process still holds.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -65,6 +66,24 @@ class Owned:
             locks.unlock(self._handle)
             self._handle.close()
             self._handle = None
+
+
+    @classmethod
+    def claim(cls, path: str | os.PathLike) -> Owned | None:
+        """Take over a directory whose owner is gone; ``None`` while it lives.
+
+        Two processes finishing the same leftover cannot both claim it.
+        """
+        path = Path(path)
+        try:
+            fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return None
+        handle = os.fdopen(fd, "r+b")
+        if not locks.lock(handle, locks.LOCK_EX | locks.LOCK_NB):
+            handle.close()
+            return None
+        return cls(path, handle)
 
 
 def hold_file(handle) -> None:
@@ -148,6 +167,80 @@ def remove_leftover(leftover: Leftover) -> bool:
     else:
         path.unlink(missing_ok=True)
     return not os.path.lexists(path)
+
+
+class DatabaseLock:
+    """One diskette load per database at a time, on this machine and (PostgreSQL)
+    on every machine: a lock file keyed on the database's identity, plus a
+    session advisory lock where the server has them."""
+
+    ADVISORY_KEY = 0x6469736B65747465  # "diskette"
+
+    def __init__(self, using: str) -> None:
+        self.using = using
+        self._handle = None
+        self._advisory = False
+
+    def _path(self) -> Path:
+        from django.db import connections
+
+        connection = connections[self.using]
+        settings = connection.settings_dict
+        identity = "|".join(
+            str(settings.get(key) or "") for key in ("ENGINE", "NAME", "HOST", "PORT")
+        )
+        if connection.vendor == "sqlite" and connection.is_in_memory_db():
+            identity += f"|{os.getpid()}"  # each process has its own
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"diskette-load-{digest}.lock"
+
+    def _refuse(self, holder: str) -> None:
+        from diskette.exceptions import LoadInProgressError
+
+        raise LoadInProgressError(
+            f"another diskette load ({holder}) is loading into database "
+            f"{self.using!r}: wait until it ends, then load again; nothing was changed"
+        )
+
+    def __enter__(self) -> DatabaseLock:
+        from django.db import connections
+
+        path = self._path()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        handle = os.fdopen(fd, "r+b")
+        if not locks.lock(handle, locks.LOCK_EX | locks.LOCK_NB):
+            holder = handle.read(64).decode(errors="replace").strip()
+            handle.close()
+            self._refuse(f"process {holder}" if holder else "a running process")
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}".encode())
+        handle.flush()
+        self._handle = handle
+        connection = connections[self.using]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [self.ADVISORY_KEY])
+                self._advisory = bool(cursor.fetchone()[0])
+            if not self._advisory:
+                self.__exit__()
+                self._refuse("on another machine or connection")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        from django.db import DatabaseError, connections
+
+        if self._advisory:
+            self._advisory = False
+            try:
+                with connections[self.using].cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [self.ADVISORY_KEY])
+            except DatabaseError:
+                pass  # the session ends with the process and frees it anyway
+        if self._handle is not None:
+            locks.unlock(self._handle)
+            self._handle.close()
+            self._handle = None
 
 
 def private_file(path: str | os.PathLike, mode: str = "wb"):

@@ -140,6 +140,15 @@ def check_member_name(name: str, what: str = "archive member") -> str:
     return name.rstrip("/")
 
 
+def storage_name(name: str, what: str = "storage name in the manifest") -> str:
+    """The one form of a storage name: checked, without a trailing slash.
+
+    Checking, extracting, selecting and restoring all use this form, so that
+    ``media/`` and ``media`` are one storage everywhere.
+    """
+    return check_member_name(name, what)
+
+
 def safe_join(root: str | os.PathLike, name: str, what: str = "archive member") -> Path:
     """Join a checked relative name to ``root`` and prove the result stays inside."""
     clean = check_member_name(name, what)

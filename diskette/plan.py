@@ -24,7 +24,7 @@ from diskette.fixtures import read_objects
 from diskette.loader import Fixture, FixtureResult, load_fixtures
 from diskette.manifest import DataFile, Manifest
 from diskette.reporter import Reporter
-from diskette.restore import StorageDiff
+from diskette.storagediff import StorageDiff
 
 #: Primary keys looked up per query when counting collisions.
 PK_CHUNK = 500
@@ -342,8 +342,8 @@ class _Counter:
 
 
 def count_rows(fixtures: Sequence[Fixture], using: str) -> list[ModelRows]:
-    """Per model: objects in the fixtures, rows in the target and colliding
-    primary keys; streams the fixtures, memory stays flat."""
+    """Per model: objects in the fixtures (never the manifest's figures), rows in
+    the target and colliding primary keys; streams the fixtures, memory stays flat."""
     counter = _Counter(using)
     for fixture in fixtures:
         try:
@@ -410,7 +410,9 @@ def rehearse(
 
     Returns what would be loaded, or the :class:`LoadError` the load would
     raise (it names the data file and the object). ``options`` are those of
-    :func:`diskette.loader.load_fixtures`.
+    :func:`diskette.loader.load_fixtures`; with ``expected``, a fixture whose
+    objects are not what the manifest counts raises :class:`ManifestError`, at
+    the moment the load would.
     """
     sequences = _sequences(using)
     results: list[FixtureResult] = []

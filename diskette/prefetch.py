@@ -37,6 +37,7 @@ from __future__ import annotations
 import inspect
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import closing
 
 from django.apps import apps as django_apps
 from django.db.models import Manager, Model, QuerySet
@@ -259,12 +260,15 @@ class RelatedLoader:
         """
         pk = queryset.model._meta.pk.attname
         chunk: list = []
-        for obj in queryset.iterator(chunk_size=size):
-            chunk.append(obj)
-            if len(chunk) >= size:
-                self._attach_range(queryset, chunk, pk)
-                yield chunk
-                chunk = []
+        # Closed here, not by the garbage collector: an interrupted dump would
+        # otherwise close the cursor after its connection.
+        with closing(queryset.iterator(chunk_size=size)) as objects:
+            for obj in objects:
+                chunk.append(obj)
+                if len(chunk) >= size:
+                    self._attach_range(queryset, chunk, pk)
+                    yield chunk
+                    chunk = []
         if chunk:
             self._attach_range(queryset, chunk, pk)
             yield chunk

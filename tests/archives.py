@@ -85,6 +85,25 @@ def write_tar(
     return path
 
 
+def counts(content: bytes, name: str) -> dict[str, int]:
+    """Objects per model label of a JSON (lines) fixture, as a dump records them;
+    empty for anything else (hostile bytes, XML)."""
+    try:
+        text = content.decode("utf-8")
+        if name.endswith(".jsonl"):
+            objects = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            objects = json.loads(text)
+    except (ValueError, RecursionError):  # hostile: too deep for json
+        return {}
+    found: dict[str, int] = {}
+    for item in objects if isinstance(objects, list) else []:
+        label = item.get("model") if isinstance(item, dict) else None
+        if isinstance(label, str):
+            found[label] = found.get(label, 0) + 1
+    return found
+
+
 def manifest_dict(
     data: dict[str, bytes],
     storages: dict[str, dict[str, bytes]],
@@ -118,8 +137,8 @@ def manifest_dict(
                 "path": f"data/{name}",
                 "definition": name.rsplit(".", 1)[0],
                 "format": name.rsplit(".", 1)[-1] if "." in name else "json",
-                "models": {},
-                "objects": 0,
+                "models": counts(content, name),
+                "objects": sum(counts(content, name).values()),
                 "size": len(content),
                 "sha256": sha256(content),
             }

@@ -404,3 +404,83 @@ def test_settings_an_argument_replaces_are_not_checked(site, definitions, settin
     assert result.path.is_file()
     with pytest.raises(ConfigurationError, match="DISKETTE_APPS"):
         api.dump(with_storages=False)
+
+
+class ModeWhileWriting(Reporter):
+    """Record the mode of a fixture while the dumper is still writing it."""
+
+    def __init__(self, path):
+        self.path = path
+        self.modes = []
+
+    def progress(self, label, done, total=None):
+        if label.startswith("dumping"):
+            self.modes.append(stat.S_IMODE(self.path.stat().st_mode))
+
+
+@pytest.mark.parametrize("dump_command", ["", "dumpdata"])
+def test_fixtures_are_private_from_their_first_byte(seeded, tmp_path, dump_command):
+    """Fixtures hold password hashes: never readable by others, even half written."""
+    from diskette.dumper import write_fixture
+
+    path = tmp_path / "auth.json"
+    item = definition("auth", ["auth.User"], dump_command=dump_command)
+    reporter = ModeWhileWriting(path)
+    fixture = write_fixture(item, path, reporter=reporter)
+    assert fixture.objects == User.objects.count()
+    assert b'"password": "md5$' in path.read_bytes()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert set(reporter.modes) <= {0o600}
+    assert reporter.modes or dump_command
+
+
+class Warnings(Reporter):
+    def __init__(self):
+        self.warnings = []
+
+    def warning(self, message):
+        self.warnings.append(message)
+
+
+def test_dump_names_what_killed_runs_left_in_the_destination(seeded, site, definitions):
+    from diskette.owner import DUMP_PREFIX, Owned, hold_file
+
+    destination = site.parent / "dumps"
+    destination.mkdir(mode=0o700)
+    dead = Owned.create(DUMP_PREFIX, destination)
+    (dead.path / "auth.json").write_text("[]")
+    dead.release(remove=False)  # its owner is gone, its lock file stays
+    part = destination / ".diskette_data_storages.tar.gz.abcd1234.part"
+    part.write_bytes(b"partial")
+    live = Owned.create(DUMP_PREFIX, destination)
+    live_part = destination / ".other.tar.gz.efgh5678.part"
+    with open(live_part, "wb") as held:
+        hold_file(held)
+        reporter = Warnings()
+        plan = api.plan_dump(definitions=definitions, reporter=reporter)
+        plan.describe(reporter)
+        assert reporter.warnings == []  # a check writes nothing and names nothing
+        result = api.dump(definitions=definitions, reporter=reporter)
+    live.release()
+    (warning,) = [line for line in reporter.warnings if "diskette_recover" in line]
+    assert f"{str(dead.path)!r} (dump work directory)" in warning
+    assert f"{str(part)!r} (partial archive)" in warning
+    assert str(live.path) not in warning
+    assert str(live_part) not in warning
+    assert warning in result.warnings
+    assert dead.path.is_dir() and part.is_file()  # named, not removed
+
+
+def test_leftovers_in_a_storage_are_not_archived(seeded, site, definitions):
+    """A destination inside a storage: what a killed dump left is not archived."""
+    from diskette.owner import DUMP_PREFIX, Owned
+
+    destination = site / "media" / "dumps"
+    destination.mkdir(mode=0o700)
+    dead = Owned.create(DUMP_PREFIX, destination)
+    (dead.path / "auth.json").write_text("[]")
+    dead.release(remove=False)
+    result = api.dump(
+        definitions=definitions, destination=destination, filename="a.tar.gz"
+    )
+    assert not any("diskette-dump" in name for name in members_of(result.path))

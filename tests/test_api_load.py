@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import stat
 from io import StringIO
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from django.core.management import call_command
 
 from diskette import api
+from diskette.exceptions import ConfigurationError
 from sandbox.library.models import Book, Publisher
 from sandbox.library.seeding import seed_database, seed_media
 
@@ -140,8 +142,11 @@ def test_interrupted_load_removes_staging_and_changes_nothing(tmp_path):
 
 
 @pytest.mark.django_db
-def test_failed_storage_swap_puts_the_previous_storages_back(tmp_path):
-    """The second storage cannot go in place: the first one is put back too."""
+def test_a_swap_that_cannot_succeed_is_refused_before_the_commit(tmp_path):
+    """The second storage cannot go in place: the load stops before the commit,
+    so neither the data nor the first storage changes."""
+    from django.contrib.sites.models import Site
+
     from diskette.exceptions import StorageRestoreError
     from tests.archives import make_archive, sites, snapshot
 
@@ -156,9 +161,11 @@ def test_failed_storage_swap_puts_the_previous_storages_back(tmp_path):
     (home / "var").write_bytes(b"a file where a directory should be")
     before = snapshot(home)
     with pytest.raises(StorageRestoreError, match="'var/media'") as caught:
-        api.load(archive, storages_basepath=home)
+        api.load(archive, storages_basepath=home, storages=["media", "var/media"])
     assert caught.value.exit_code == 22
+    assert "nothing was changed" in str(caught.value)
     assert snapshot(home) == before
+    assert not Site.objects.filter(pk=81).exists()
 
 
 @pytest.mark.django_db
@@ -176,10 +183,17 @@ def test_stale_staging_directories_are_reported(tmp_path):
     archive = make_archive(tmp_path / "a.tar.gz", data={"s.json": sites((82, "x.org"))})
     home = tmp_path / "home"
     (home / ".diskette-load-killed").mkdir(parents=True)
+    # No owner lock and older than the grace period: a killed load's staging.
+    os.utime(home / ".diskette-load-killed", (1_600_000_000, 1_600_000_000))
+    (home / ".diskette-load-young").mkdir()  # may be a load that just started
     reporter = Recorder()
     api.load(archive, storages_basepath=home, reporter=reporter)
     assert any(".diskette-load-killed" in w for w in reporter.warnings)
-    assert sorted(p.name for p in home.iterdir()) == [".diskette-load-killed"]
+    assert not any(".diskette-load-young" in w for w in reporter.warnings)
+    assert sorted(p.name for p in home.iterdir()) == [
+        ".diskette-load-killed",
+        ".diskette-load-young",
+    ]
 
 
 @pytest.mark.django_db
@@ -190,5 +204,11 @@ def test_load_does_not_need_the_dump_settings(tmp_path, settings):
     archive = dump_site(tmp_path, "default", "first")
     settings.DISKETTE_APPS = [["typo", {"models": ["nope.Nothing"]}]]
     settings.DISKETTE_STORAGES = ["/outside/the/base"]
-    result = api.load(archive, storages_basepath=tmp_path / "home", flush=True)
+    # The target's storages decide what a load restores: a broken setting is
+    # a reason to refuse, unless the storages are named for the load.
+    with pytest.raises(ConfigurationError, match="DISKETTE_STORAGES"):
+        api.load(archive, storages_basepath=tmp_path / "home", flush=True)
+    result = api.load(
+        archive, storages_basepath=tmp_path / "home", flush=True, storages=["media"]
+    )
     assert result.objects > 30

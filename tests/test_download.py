@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import stat
 import threading
+import time
 
 import pytest
 from django.contrib.sites.models import Site
@@ -192,3 +193,91 @@ def test_refused_download_through_the_api(server, tmp_path, settings):
     settings.DISKETTE_DOWNLOAD_ALLOWED_PROTOCOLS = ["https"]
     with pytest.raises(DownloadError, match="'http'"):
         api.load(f"{base}/old", storages_basepath=site)
+
+
+class Trickle(http.server.BaseHTTPRequestHandler):
+    """One byte every 0.2 s, of the body or of the headers, until the client leaves."""
+
+    protocol_version = "HTTP/1.0"
+    stop: threading.Event
+    where = "body"
+    length: str | None = "100000"
+
+    def do_GET(self):  # noqa: N802 - the http.server API
+        try:
+            if self.where == "headers":
+                self.wfile.write(b"HTTP/1.0 200 OK\r\n")
+                self.trickle(b"X-Slow: " + b"a" * 100000)
+            self.send_response(200)
+            if self.length is not None:
+                self.send_header("Content-Length", self.length)
+            self.end_headers()
+            self.trickle(b"b" * 100000)
+        except OSError:
+            return
+
+    def trickle(self, data: bytes) -> None:
+        for byte in data:
+            if self.stop.wait(0.2):
+                return
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+
+    def log_message(self, *args):
+        """Quiet."""
+
+
+@pytest.fixture
+def trickling():
+    """Start a trickling server: ``trickling(where, length)`` returns its URL."""
+    stop = threading.Event()
+    servers = []
+
+    def start(where: str = "body", length: str | None = "100000") -> str:
+        handler = type(
+            "Slow", (Trickle,), {"stop": stop, "where": where, "length": length}
+        )
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=httpd.serve_forever, args=(0.05,))
+        thread.daemon = True
+        thread.start()
+        servers.append((httpd, thread))
+        return f"http://127.0.0.1:{httpd.server_address[1]}/slow.tar.gz"
+
+    yield start
+    stop.set()
+    for httpd, thread in servers:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("where", "length"),
+    [("body", "100000"), ("body", None), ("headers", None)],
+    ids=["body", "body-until-close", "headers"],
+)
+def test_a_trickling_server_is_stopped_by_the_deadline(
+    trickling, tmp_path, where, length
+):
+    """The timeout counts silence only; the deadline counts the whole download."""
+    url = trickling(where, length)
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="DISKETTE_DOWNLOAD_DEADLINE") as caught:
+        download(url, tmp_path / "got.tar.gz", timeout=5, deadline=1)
+    assert time.monotonic() - started < 30  # stopped, not left to trickle for hours
+    assert "\n" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_the_deadline_setting_reaches_a_load(trickling, tmp_path, settings):
+    settings.DISKETTE_DOWNLOAD_DEADLINE = 1
+    site = tmp_path / "site"
+    site.mkdir()
+    with pytest.raises(DownloadError, match=r"DEADLINE \(1 s\)") as caught:
+        api.load(trickling(), storages_basepath=site)
+    assert caught.value.exit_code == 30
+    assert list(site.iterdir()) == []
+    with pytest.raises(DownloadError, match=r"DEADLINE \(1 s\)"):
+        api.inspect(trickling())

@@ -27,7 +27,8 @@ from diskette.exceptions import (
 )
 from diskette.plan import applied_migrations, compare_migrations, data_apps
 from diskette.reporter import Reporter
-from diskette.restore import StagedStorage, diff_storage
+from diskette.restore import StagedStorage
+from diskette.storagediff import diff_storage
 from sandbox.library.models import Publisher, Review, Tag
 from sandbox.library.seeding import seed_database
 from tests.archives import make_archive, snapshot

@@ -15,6 +15,7 @@ from diskette.api.dump import (
 )
 from diskette.api.inspect import InspectResult, inspect
 from diskette.api.load import LoadResult, load, plan_load
+from diskette.api.recover import recover_interrupted
 
 __all__ = [
     "DumpPlan",
@@ -28,4 +29,5 @@ __all__ = [
     "load",
     "plan_dump",
     "plan_load",
+    "recover_interrupted",
 ]

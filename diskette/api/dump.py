@@ -9,9 +9,7 @@ import json
 import os
 import platform
 import shlex
-import shutil
 import string
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,6 +50,7 @@ from diskette.manifest import (
     Manifest,
     StorageEntry,
 )
+from diskette.owner import DUMP_PREFIX, Owned, leftovers
 from diskette.paths import StoragePath, make_private_directories, member_name_problem
 from diskette.plan import (
     applied_migrations,
@@ -562,18 +561,52 @@ def dump(
     timings: dict[str, float] = {}
     try:
         make_private_directories(plan.destination)
-        workdir = Path(tempfile.mkdtemp(prefix=".diskette-", dir=plan.destination))
+        left = leftovers([plan.destination])
+        workdir = Owned.create(DUMP_PREFIX, plan.destination)
     except OSError as error:
         raise _os_error(error) from None
+    warning = describe_dump_leftovers(left)
+    if warning:
+        reporter.warning(warning)
     try:
-        return _dump(plan, workdir, reporter, timings, started, with_checksum)
+        result = _dump(
+            plan,
+            workdir.path,
+            reporter,
+            timings,
+            started,
+            with_checksum,
+            skip=[item.path for item in left],
+        )
     except OSError as error:
         raise _os_error(error) from None
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.release()
+    if warning:
+        result.warnings.append(warning)
+    return result
 
 
-def _dump(plan, workdir, reporter, timings, started, with_checksum) -> DumpResult:
+def describe_dump_leftovers(found: list) -> str | None:
+    """One warning naming what killed runs left in the destination, or ``None``.
+
+    Their fixtures and partial archives hold dumped data, so they are named at
+    every dump; only ``diskette_recover`` removes them, once their owner is gone.
+    """
+    if not found:
+        return None
+    listed = ", ".join(f"{str(item.path)!r} ({item.kind})" for item in found[:5])
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    return (
+        f"diskette runs that were killed left private files behind: {listed}{more}; "
+        "remove them with 'manage.py diskette_recover' (it never touches a running "
+        "load's or dump's files)"
+    )
+
+
+def _dump(
+    plan, workdir, reporter, timings, started, with_checksum, skip=()
+) -> DumpResult:
     fixtures: list[FixtureResult] = []
     tick = time.monotonic()
     for name in plan.skipped:
@@ -602,7 +635,9 @@ def _dump(plan, workdir, reporter, timings, started, with_checksum) -> DumpResul
     with ArchiveWriter(
         plan.path, permissions=plan.permissions, compresslevel=plan.compresslevel
     ) as writer:
+        # What a killed dump left there is not archived either.
         own = {writer.temp_path.resolve(), workdir.resolve()}
+        own.update(path.resolve() for path in skip)
         for fixture in fixtures:
             member = writer.add_file(
                 DATA_PREFIX + fixture.filename, fixture.path, mode=0o600

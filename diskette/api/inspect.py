@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +27,17 @@ from diskette.environment import (
 )
 from diskette.exceptions import (
     ArchiveError,
+    ChecksumError,
     ConfigurationError,
+    ManifestError,
 )
-from diskette.fixtures import read_json_array
+from diskette.fixtures import read_objects
 from diskette.manifest import (
     MANIFEST_NAME,
+    check_counts,
+    count_objects,
 )
-from diskette.reporter import Reporter
+from diskette.reporter import Reporter, plural
 
 #: Prefix of the private temporary directory an inspected URL is downloaded into.
 INSPECT_PREFIX = ".diskette-inspect-"
@@ -43,9 +47,10 @@ INSPECT_PREFIX = ".diskette-inspect-"
 class InspectedData:
     """One data file of an inspected archive.
 
-    ``models`` and ``objects`` come from the manifest; for the original
-    diskette's archives, which do not record them, they are counted while the
-    archive is verified (``None`` without verification).
+    ``models`` and ``objects`` come from the manifest (verification counts the
+    objects of json and jsonl fixtures and refuses counts that disagree); for
+    the original diskette's archives, which do not record them, they are counted
+    while the archive is verified (``None`` without verification).
     """
 
     path: str
@@ -82,6 +87,7 @@ class InspectResult:
     ``checksums`` is ``"verified"`` (every member matches the manifest),
     ``"failed"`` (see ``problems``), ``"none"`` (an original diskette archive,
     read through without an error), or ``"not checked"`` (``verify=False``).
+    ``errors`` holds the error behind each of ``problems``, in the same order.
     """
 
     archive: str
@@ -100,11 +106,26 @@ class InspectResult:
     failed: list[MemberCheck]
     problems: list[str]
     environment: EnvironmentDifference | None = None
+    errors: list[ArchiveError] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         """False when something did not verify."""
         return not self.problems
+
+    def error(self) -> ArchiveError | None:
+        """The refusal of a strict verification, or None: the first problem's
+        error (a ManifestError for counts that disagree, else a ChecksumError)."""
+        if not self.problems:
+            return None
+        kind = type(self.errors[0]) if self.errors else ChecksumError
+        if not issubclass(kind, ManifestError):
+            kind = ChecksumError
+        others = len(self.problems) - 1
+        return kind(
+            f"archive {self.archive!r} does not verify: {self.problems[0]}"
+            + (f" (and {plural(others, 'other problem')})" if others else "")
+        )
 
     @property
     def checksums(self) -> str:
@@ -182,7 +203,7 @@ def inspect(
         ) from None
     try:
         path = fetch_archive(archive, None, private, conf, reporter)
-        return _inspect(path, redact(str(archive)), conf, verify, environment, reporter)
+        return _inspect(path, redact(archive), conf, verify, environment, reporter)
     finally:
         shutil.rmtree(private, ignore_errors=True)
 
@@ -197,24 +218,32 @@ def _inspect(path, shown, conf, verify, environment, reporter) -> InspectResult:
         manifest = reader.inspect()
         size = path.stat().st_size
         counted: dict[str, dict[str, int]] = {}
-        problems: list[str] = []
+        unreadable: dict[str, ArchiveError] = {}
+        errors: list[ArchiveError] = []
         checks: list[MemberCheck] = []
         if verify:
             try:
-                checks = _check_members(reader, manifest, counted, problems, reporter)
+                checks = _check_members(reader, manifest, counted, unreadable, reporter)
             except ArchiveError as error:
-                problems.append(str(error))
+                errors.append(error)
     sizes = {m.name: m.size for m in reader.members if not m.is_dir}
     failed = [check for check in checks if check.ok is False]
-    problems[:0] = [
-        f"archive member {c.name!r} has sha256 {c.sha256}, the manifest says "
-        f"{c.expected}: the archive was altered or damaged"
+    errors[:0] = [
+        ChecksumError(
+            f"archive member {c.name!r} has sha256 {c.sha256}, the manifest says "
+            f"{c.expected}: the archive was altered or damaged"
+        )
         for c in failed
     ]
     verdict = {c.name: c.ok for c in checks}
+    errors += _data_problems(manifest, counted, unreadable, verdict)
     data = []
     for item in manifest.data:
-        models = dict(item.models) if not manifest.is_legacy else counted.get(item.path)
+        models = (
+            dict(item.models)
+            if not manifest.is_legacy
+            else _shown(counted.get(item.path))
+        )
         data.append(
             InspectedData(
                 path=item.path,
@@ -251,14 +280,17 @@ def _inspect(path, shown, conf, verify, environment, reporter) -> InspectResult:
         checked=bool(verify),
         members=len(checks),
         failed=failed,
-        problems=problems,
+        problems=[str(error) for error in errors],
         environment=difference,
+        errors=errors,
     )
 
 
-def _check_members(reader, manifest, counted, problems, reporter) -> list[MemberCheck]:
-    """Hash every member; count the objects of the original's fixtures on the way."""
-    legacy_data = {item.path for item in manifest.data} if manifest.is_legacy else set()
+def _check_members(
+    reader, manifest, counted, unreadable, reporter
+) -> list[MemberCheck]:
+    """Hash every member; count the objects of json and jsonl fixtures on the way."""
+    formats = {item.path: item.format for item in manifest.data}
     files = sum(1 for m in reader.members if not m.is_dir and m.name != MANIFEST_NAME)
     done = 0
 
@@ -266,19 +298,18 @@ def _check_members(reader, manifest, counted, problems, reporter) -> list[Member
         nonlocal done
         done += 1
         reporter.progress("Verifying", done, files)
-        if info.name not in legacy_data:
-            return
+        objects = read_objects(stream, formats.get(info.name, ""))
+        if objects is None:
+            return  # not a data file, or a format that does not stream
         counts: dict[str, int] = {}
         try:
-            for item in read_json_array(stream):
-                label = _model_label(
-                    item.get("model") if isinstance(item, dict) else None
-                )
-                counts[label] = counts.get(label, 0) + 1
+            for _raw in count_objects(objects, counts):
+                pass
         except DeserializationError as error:
-            problems.append(
-                f"data file {info.name!r} is not a JSON fixture ({error}): it cannot "
-                "be loaded"
+            kind = "JSON" if formats[info.name] == "json" else "JSON lines"
+            unreadable[info.name] = ChecksumError(
+                f"data file {info.name!r} is not a {kind} fixture ({error}): it "
+                "cannot be loaded"
             )
             return
         counted[info.name] = counts
@@ -287,6 +318,34 @@ def _check_members(reader, manifest, counted, problems, reporter) -> list[Member
         return reader.check_members(consume)
     finally:
         reporter.done()
+
+
+def _data_problems(manifest, counted, unreadable, verdict) -> list[ArchiveError]:
+    """Each data file that cannot be read, or whose objects are not what the
+    manifest counts (a ManifestError); one that fails its checksum says so alone."""
+    found: list[ArchiveError] = []
+    for item in manifest.data:
+        if verdict.get(item.path) is False:
+            continue
+        if item.path in unreadable:
+            found.append(unreadable[item.path])
+        elif item.path in counted:
+            try:
+                check_counts(item, counted[item.path])
+            except ManifestError as error:
+                found.append(error)
+    return found
+
+
+def _shown(counts: dict[str, int] | None) -> dict[str, int] | None:
+    """Counted objects per ``app_label.ModelName`` (as written when not installed)."""
+    if counts is None:
+        return None
+    shown: dict[str, int] = {}
+    for key, count in counts.items():
+        label = _model_label(key)
+        shown[label] = shown.get(label, 0) + count
+    return shown
 
 
 def _model_label(raw: Any) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -21,13 +20,18 @@ from diskette.archive import (
 )
 from diskette.checks import raise_for_settings
 from diskette.conf import get_settings, load_setting_names
-from diskette.download import download, is_url
+from diskette.download import download, is_url, redact
 from diskette.exceptions import (
     ArchiveError,
     ConfigurationError,
+    DisketteError,
     DumpError,
+    InterruptedAfterCommitError,
+    RecoveryError,
     StorageRestoreError,
 )
+from diskette.interrupts import deferred_signals, exit_status
+from diskette.journal import Journal, forget_marker, insert_marker, prepare_marker
 from diskette.loader import Fixture, load_fixtures
 from diskette.manifest import (
     DATA_PREFIX,
@@ -35,22 +39,27 @@ from diskette.manifest import (
     Manifest,
     StorageEntry,
 )
+from diskette.owner import LOAD_PREFIX, DatabaseLock, Owned, leftovers
 from diskette.paths import make_private_directories
 from diskette.plan import (
     LoadPlan,
     MigrationState,
-    ModelRows,
     Problem,
     check_migrations,
     compare_migrations,
     count_rows,
     rehearse,
 )
+from diskette.preflight import new_directories, storage_targets, swap_problems
+from diskette.protected import protected_paths
+from diskette.recovery import describe_leftovers, recover, search_directories
 from diskette.reporter import Reporter, plural
-from diskette.restore import MODES, StagedStorage, diff_storage, restore_storages
+from diskette.restore import MODES, StagedStorage, apply_swaps, prepare_swaps
+from diskette.storagediff import diff_storage, merge_conflicts
+from diskette.targets import STORAGE_SETTINGS, allowed_storage_names, select_storages
 
 #: Prefix of the private staging directory a load extracts into.
-STAGING_PREFIX = ".diskette-load-"
+STAGING_PREFIX = LOAD_PREFIX
 
 
 @dataclass
@@ -152,12 +161,6 @@ def _staging_parent(base: Path, with_storages: bool, reporter: Reporter) -> Path
             f"storages base path {str(base)!r} cannot be used ({error}): give an "
             "existing directory with --storages-basepath or DISKETTE_LOAD_STORAGES_PATH"
         ) from None
-    stale = sorted(path.name for path in base.glob(STAGING_PREFIX + "*"))
-    if stale:
-        reporter.warning(
-            f"{str(base)!r} holds staging directories of loads that were killed "
-            f"({', '.join(stale)}): delete them once no other load is running"
-        )
     return base
 
 
@@ -195,6 +198,7 @@ def fetch_archive(
         allow_redirect=conf.download_allow_redirect,
         timeout=conf.download_timeout,
         max_size=conf.download_max_size,
+        deadline=conf.download_deadline,
         reporter=reporter,
     )
 
@@ -206,6 +210,7 @@ def load(
     exclude_data: list[str] | tuple[str, ...] = (),
     with_data: bool = True,
     with_storages: bool = True,
+    storages: list[str] | tuple[str, ...] | None = None,
     ignorenonexistent: bool = False,
     checksum: str | None = None,
     download_destination: str | os.PathLike | None = None,
@@ -220,13 +225,17 @@ def load(
     """Verify an archive (path or URL), load its data in one transaction, then
     swap its storages in; all or nothing.
 
-    Nothing changes unless every member checks out and the database has applied
+    Nothing changes unless every member checks out, the database has applied
     every migration the archive was made at, for the apps whose data it holds
     (:class:`MigrationMismatchError` otherwise; ``ignore_migrations=True`` loads
-    anyway). A database error rolls the whole load back; storages are swapped
-    only after the commit. A load into a database that holds rows merges by
-    primary key, as ``loaddata`` does: use ``flush=True`` to empty it first. The
-    input archive is never deleted.
+    anyway), and every storage swap can be done: only storages the target names
+    (``DISKETTE_STORAGES``, or ``storages`` for this load) are restored, and never
+    over a file, a link, a mount point, the database or the archive. A database
+    error rolls the whole load back. The storage swaps are journaled before the
+    commit and done after it; a load stopped in between (any signal, ``kill -9``)
+    is finished by the next load or by ``diskette_recover``. A load into a
+    database that holds rows merges by primary key, as ``loaddata`` does: use
+    ``flush=True`` to empty it first. The input archive is never deleted.
 
     Rows are inserted in batches where that gives what ``loaddata`` gives;
     ``exact=True`` saves every object as ``loaddata`` does, a list of model
@@ -238,80 +247,237 @@ def load(
     _check_load_options(using, storages_mode)
     exact = _exact_models(exact)
     timings: dict[str, float] = {}
-    with _staged(
-        archive,
-        planning=False,
-        storages_basepath=storages_basepath,
-        exclude_data=exclude_data,
-        with_data=with_data,
-        with_storages=with_storages,
-        checksum=checksum,
-        download_destination=download_destination,
-        using=using,
-        ignore_migrations=ignore_migrations,
-        reporter=reporter,
-        timings=timings,
-    ) as staged:
-        tick = time.monotonic()
-        loaded = []
+    with DatabaseLock(using):
+        _finish_interrupted(storages_basepath, using, reporter)
+        with _staged(
+            archive,
+            planning=False,
+            storages_basepath=storages_basepath,
+            exclude_data=exclude_data,
+            with_data=with_data,
+            with_storages=with_storages,
+            storages=storages,
+            checksum=checksum,
+            download_destination=download_destination,
+            using=using,
+            ignore_migrations=ignore_migrations,
+            reporter=reporter,
+            timings=timings,
+        ) as staged:
+            _check_swaps(staged, storages_mode, download_destination, raise_first=True)
+            return _load_staged(
+                staged,
+                flush=flush,
+                storages_mode=storages_mode,
+                using=using,
+                reporter=reporter,
+                options={
+                    "ignorenonexistent": ignorenonexistent,
+                    "signals": signals,
+                    "exact": exact,
+                },
+                timings=timings,
+                started=started,
+            )
+
+
+def _finish_interrupted(storages_basepath, using: str, reporter: Reporter) -> None:
+    """Finish loads interrupted after their commit before this one starts, and
+    name what killed runs left; a journal that cannot be finished stops the load."""
+    extra = [storages_basepath] if storages_basepath is not None else []
+    directories = search_directories(*extra)
+    outcome = recover(directories, using=using, remove=False, reporter=reporter)
+    message = describe_leftovers(
+        item for item in leftovers(directories) if str(item.path) in outcome.left
+    )
+    if message:
+        reporter.warning(message)
+
+
+def _load_staged(
+    staged: _Staged,
+    *,
+    flush: bool,
+    storages_mode: str,
+    using: str,
+    reporter: Reporter,
+    options: dict[str, Any],
+    timings: dict[str, float],
+    started: float,
+) -> LoadResult:
+    """Load the data, committing with the journal's marker, then swap the storages.
+
+    From the last statement of the transaction until the swaps are done, SIGINT
+    and SIGTERM are held back: the load finishes, then exits as interrupted.
+    """
+    journal = None
+    if staged.storages:
+        journal = Journal(
+            staging=str(staged.staging),
+            using=using,
+            base=str(staged.base),
+            mode=storages_mode,
+            archive=staged.shown,
+            swaps=prepare_swaps(
+                staged.staged_storages(), staged.base, mode=storages_mode
+            ),
+        )
+    held = contextlib.ExitStack()
+
+    def before_commit() -> None:
+        held.enter_context(deferred_signals())
+        if journal is not None:
+            journal.write()
+            if connections[using].features.can_rollback_ddl:
+                prepare_marker(using)
+            insert_marker(journal)
+
+    tick = time.monotonic()
+    loaded = []
+    try:
         if staged.fixtures or flush:
+            if journal is not None and not connections[using].features.can_rollback_ddl:
+                prepare_marker(using)
             results = load_fixtures(
                 staged.fixtures,
                 using=using,
-                ignorenonexistent=ignorenonexistent,
                 flush=flush,
                 reporter=reporter,
-                signals=signals,
-                exact=exact,
+                expected=staged.data_files,
+                before_commit=before_commit,
+                **options,
             )
-            for item, result in zip(staged.data_files, results, strict=True):
-                loaded.append(
-                    LoadedData(
-                        name=item.filename,
-                        path=item.path,
-                        definition=item.definition,
-                        format=item.format,
-                        objects=result.objects,
-                        models=dict(result.models),
-                        seconds=result.seconds,
-                    )
-                )
-                reporter.info(f"{item.path}: {plural(result.objects, 'object')} loaded")
-        timings["data"] = time.monotonic() - tick
-
-        tick = time.monotonic()
-        restored = []
-        if staged.storages:
-            backup = staged.staging / "backup"
-            backup.mkdir(mode=0o700)
-            for result in restore_storages(
-                staged.staged_storages(),
-                staged.base,
-                mode=storages_mode,
-                backup=backup,
-                reporter=reporter,
-            ):
-                restored.append(
-                    LoadedStorage(
-                        name=result.name,
-                        path=result.path,
-                        files=result.files,
-                        bytes=result.bytes,
-                    )
-                )
-                reporter.info(f"{result.name}: {plural(result.files, 'file')} restored")
-        timings["storages"] = time.monotonic() - tick
-        timings["total"] = time.monotonic() - started
-        return LoadResult(
-            archive=staged.shown,
-            format=staged.manifest.format,
-            legacy=staged.manifest.is_legacy,
-            database=using,
-            data=loaded,
-            storages=restored,
-            excluded=sorted(staged.excluded),
-            timings=timings,
+        else:
+            results = []
+            held.enter_context(deferred_signals())
+            if journal is not None:
+                journal.state = "committed"
+                journal.write()
+    except BaseException:
+        with contextlib.suppress(KeyboardInterrupt):
+            held.close()  # before the commit: the error says nothing changed
+        raise
+    for item, result in zip(staged.data_files, results, strict=True):
+        loaded.append(
+            LoadedData(
+                name=item.filename,
+                path=item.path,
+                definition=item.definition,
+                format=item.format,
+                objects=result.objects,
+                models=dict(result.models),
+                seconds=result.seconds,
+            )
         )
+        reporter.info(f"{item.path}: {plural(result.objects, 'object')} loaded")
+    timings["data"] = time.monotonic() - tick
+
+    tick = time.monotonic()
+    restored = []
+    try:
+        if journal is not None:
+            restored = _swap_in(staged, journal, reporter)
+        held.close()
+    except KeyboardInterrupt as interrupt:
+        raise InterruptedAfterCommitError(
+            "interrupted after the commit: the load was finished first (data "
+            "committed, storages swapped in)",
+            exit_status(interrupt),
+        ) from None
+    timings["storages"] = time.monotonic() - tick
+    timings["total"] = time.monotonic() - started
+    return LoadResult(
+        archive=staged.shown,
+        format=staged.manifest.format,
+        legacy=staged.manifest.is_legacy,
+        database=using,
+        data=loaded,
+        storages=restored,
+        excluded=sorted(staged.excluded),
+        timings=timings,
+    )
+
+
+def _swap_in(staged: _Staged, journal: Journal, reporter: Reporter) -> list:
+    """Past the commit: swap the storages in as the journal says, then forget it.
+
+    A failure keeps the journal and the staging for ``diskette_recover``.
+    """
+    with contextlib.suppress(OSError):
+        journal.mark_committed()  # the marker row says it too, should this fail
+    try:
+        results = apply_swaps(
+            journal.swaps, journal.base, mode=journal.mode, reporter=reporter
+        )
+    except (OSError, DisketteError) as error:
+        staged.keep = True
+        raise RecoveryError(
+            f"the data was committed, but the storages could not all be swapped in "
+            f"yet: {error}. The load is journaled in {str(staged.staging)!r}: fix "
+            "the cause, then run 'manage.py diskette_recover' (or load again) to "
+            "finish it"
+        ) from None
+    journal.path.unlink()
+    forget_marker(journal)
+    restored = []
+    for result in results:
+        restored.append(
+            LoadedStorage(
+                name=result.name,
+                path=result.path,
+                files=result.files,
+                bytes=result.bytes,
+            )
+        )
+        reporter.info(f"{result.name}: {plural(result.files, 'file')} restored")
+    return restored
+
+
+def _check_swaps(
+    staged: _Staged, mode: str, download_destination, *, raise_first: bool
+) -> list[str]:
+    """Everything the storage swaps need, checked before the commit; the load
+    raises the first problem, the plan lists them all."""
+    if not staged.storages:
+        return []
+    problems = []
+    names = [entry.name for entry in staged.storages]
+    targets = storage_targets(staged.base, names)
+    needed = 0
+    if mode == "merge":
+        for storage, (_name, target) in zip(
+            staged.staged_storages(), targets, strict=True
+        ):
+            needed += new_directories(storage.staged, target)
+            conflicts = merge_conflicts(storage, staged.base)
+            if conflicts:
+                problems.append(
+                    f"storage {storage.name!r}: a file and a directory meet at "
+                    f"{', '.join(conflicts[:5])}: merge mode would fail; move them "
+                    "away or use --storages-mode replace"
+                )
+    problems[:0] = swap_problems(
+        targets,
+        base=staged.base,
+        staging=staged.base if staged.planning else staged.staging,
+        mode=mode,
+        protected=protected_paths(
+            archive=staged.path,
+            also=[
+                get_settings().dump_directory,  # where archives are kept
+                *([download_destination] if download_destination else []),
+            ],
+        ),
+        directories_needed=needed,
+    )
+    if problems and raise_first:
+        more = len(problems) - 1
+        raise StorageRestoreError(
+            problems[0]
+            + (f" (and {more} more)" if more else "")
+            + "; nothing was changed"
+        )
+    return problems
 
 
 def plan_load(
@@ -321,6 +487,7 @@ def plan_load(
     exclude_data: list[str] | tuple[str, ...] = (),
     with_data: bool = True,
     with_storages: bool = True,
+    storages: list[str] | tuple[str, ...] | None = None,
     ignorenonexistent: bool = False,
     checksum: str | None = None,
     download_destination: str | os.PathLike | None = None,
@@ -352,6 +519,7 @@ def plan_load(
         exclude_data=exclude_data,
         with_data=with_data,
         with_storages=with_storages,
+        storages=storages,
         checksum=checksum,
         download_destination=download_destination,
         using=using,
@@ -386,7 +554,6 @@ def plan_load(
 
         reporter.detail("Counting rows and colliding primary keys")
         models = count_rows(staged.fixtures, using)
-        _manifest_counts(models, staged.data_files)
         if flush:
             notes.append("--flush empties every table first: no row collides")
             for item in models:
@@ -401,6 +568,7 @@ def plan_load(
                 flush=flush,
                 signals=signals,
                 exact=exact,
+                expected=None if manifest.is_legacy else staged.data_files,
             )
             if failure is not None:
                 problems.append(Problem("data", failure.exit_code, str(failure)))
@@ -414,21 +582,16 @@ def plan_load(
                     }
                 )
 
-        storages = [
+        diffs = [
             diff_storage(storage, staged.base, mode=storages_mode)
             for storage in staged.staged_storages()
         ]
-        for diff in storages:
-            if diff.conflicts:
-                problems.append(
-                    Problem(
-                        "storages",
-                        StorageRestoreError.exit_code,
-                        f"storage {diff.name!r}: a file and a directory meet at "
-                        f"{', '.join(diff.conflicts[:5])}: merge mode would fail; "
-                        "move them away or use --storages-mode replace",
-                    )
-                )
+        problems.extend(
+            Problem("storages", StorageRestoreError.exit_code, message)
+            for message in _check_swaps(
+                staged, storages_mode, download_destination, raise_first=False
+            )
+        )
         return LoadPlan(
             archive=staged.shown,
             format=manifest.format,
@@ -440,26 +603,11 @@ def plan_load(
             migrations=state,
             models=models,
             data=data,
-            storages=storages,
+            storages=diffs,
             excluded=sorted(staged.excluded),
             problems=problems,
             notes=notes,
         )
-
-
-def _manifest_counts(models: list[ModelRows], data_files: list[DataFile]) -> None:
-    """Objects per model as the manifest records them, where it does."""
-    recorded: dict[str, int] = {}
-    for item in data_files:
-        for label, count in item.models.items():
-            try:
-                key = django_apps.get_model(label)._meta.label
-            except (LookupError, ValueError):
-                continue
-            recorded[key] = recorded.get(key, 0) + count
-    for item in models:
-        if item.model in recorded:
-            item.objects = recorded[item.model]
 
 
 def _check_load_options(using: str, storages_mode: str) -> None:
@@ -480,6 +628,8 @@ class _Staged:
     """A verified archive extracted in staging, with what a load takes from it."""
 
     shown: str
+    path: Path
+    planning: bool
     staging: Path
     root: Path
     base: Path
@@ -488,6 +638,7 @@ class _Staged:
     storages: list[StorageEntry]
     excluded: set[str]
     migrations: MigrationState
+    keep: bool = False  # past the commit, a swap failed: the journal needs it
 
     @property
     def fixtures(self) -> list[Fixture]:
@@ -518,6 +669,7 @@ def _staged(
     exclude_data,
     with_data: bool,
     with_storages: bool,
+    storages: list[str] | tuple[str, ...] | None,
     checksum: str | None,
     download_destination,
     using: str,
@@ -530,10 +682,14 @@ def _staged(
     A load stages under the storages base path (the final swap is a rename); a
     plan stages in the temporary directory and leaves the base path alone.
     """
+    names = load_setting_names()
+    if with_storages and storages is None:
+        names += STORAGE_SETTINGS  # the target's storages decide what is restored
     raise_for_settings(
-        load_setting_names(),
+        names,
         overridden=["DISKETTE_LOAD_STORAGES_PATH"] if storages_basepath else [],
     )
+    allowed = allowed_storage_names(storages) if with_storages else []
     conf = get_settings()
     if checksum is not None:
         checksum = normalise_checksum(checksum)
@@ -546,12 +702,14 @@ def _staged(
     base = base.expanduser().absolute()
     parent = None if planning else _staging_parent(base, with_storages, reporter)
     try:
-        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
+        owned = Owned.create(STAGING_PREFIX, parent)
+        staging = owned.path
     except OSError as error:
         raise ConfigurationError(
             f"cannot create a staging directory in {str(parent or tempfile.gettempdir())!r}"
             f" ({error.strerror or error}): give a writable --storages-basepath"
         ) from None
+    result = None
     try:
         tick = time.monotonic()
         if remote:
@@ -585,9 +743,18 @@ def _staged(
                     ignore=ignore_migrations,
                     reporter=reporter,
                 )
-            storages = list(manifest.storages) if with_storages else []
+            chosen = (
+                select_storages(
+                    manifest.storages,
+                    allowed,
+                    explicit=storages is not None,
+                    reporter=reporter,
+                )
+                if with_storages
+                else []
+            )
             wanted_data = {item.path for item in data_files}
-            wanted_storages = [entry.name for entry in storages]
+            wanted_storages = [entry.name for entry in chosen]
 
             def wanted(name: str) -> bool:
                 if name in wanted_data or name == DATA_PREFIX.rstrip("/"):
@@ -611,16 +778,19 @@ def _staged(
             "original diskette" if manifest.is_legacy else f"format {manifest.format}"
         )
         reporter.detail(f"Verified {path.name} ({kind} archive)")
-        yield _Staged(
-            shown=str(archive) if remote else str(path),
+        result = _Staged(
+            shown=redact(archive) if remote else str(path),
+            path=path.absolute(),
+            planning=planning,
             staging=staging,
             root=root,
             base=base,
             manifest=manifest,
             data_files=data_files,
-            storages=storages,
+            storages=chosen,
             excluded=excluded,
             migrations=migrations,
         )
+        yield result
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        owned.release(remove=not (result is not None and result.keep))

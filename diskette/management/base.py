@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from diskette.exceptions import DisketteError
 from diskette.interrupts import exit_status, handled_signals
@@ -19,10 +19,15 @@ class DisketteCommand(BaseCommand):
     # Like dumpdata and loaddata: the API checks the settings it reads (and skips
     # those an option replaces), so a broken DISKETTE_APPS cannot block a load.
     requires_system_checks: list = []
+    #: Whether the command warns first about a load awaiting its recovery
+    #: (diskette_load and diskette_recover finish it themselves).
+    checks_pending = True
 
     def execute(self, *args: Any, **options: Any) -> Any:
         try:
             with handled_signals():
+                if self.checks_pending:
+                    self._warn_pending(options.get("stderr") or sys.stderr)
                 return super().execute(*args, **options)
         except DisketteError as error:
             if options.get("traceback"):
@@ -36,6 +41,17 @@ class DisketteCommand(BaseCommand):
             raise CommandError(
                 "interrupted: nothing was changed", returncode=exit_status(interrupt)
             ) from None
+
+    def _warn_pending(self, stream) -> None:
+        """Say so while a load interrupted after its commit awaits its finish."""
+        from diskette.recovery import pending_warning, search_directories
+
+        try:
+            message = pending_warning(search_directories())
+        except (TypeError, ValueError, OSError):
+            return  # a broken path setting: the command's own checks report it
+        if message:
+            OutputWrapper(stream).write(f"warning: {message}")
 
     def reporter(
         self, options: dict[str, Any], *, quiet: bool = False

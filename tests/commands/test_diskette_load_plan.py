@@ -25,8 +25,6 @@ def publishers_archive(path, using, *, future=False, extra=()):
         if future:
             migrations["library"] = [*migrations["library"], "0002_future"]
         payload["diskette"]["migrations"] = migrations
-        payload["diskette"]["data"][0]["models"] = {"library.Publisher": 1}
-        payload["diskette"]["data"][0]["objects"] = 1
 
     return make_archive(
         path, data={"library.json": [*PUBLISHERS, *extra]}, tamper=tamper

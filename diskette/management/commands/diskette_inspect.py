@@ -7,7 +7,6 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from diskette import api
-from diskette.exceptions import ChecksumError
 from diskette.management.base import DisketteCommand
 from diskette.reporter import Reporter, plural
 
@@ -27,7 +26,8 @@ class Command(DisketteCommand):
         parser.add_argument(
             "--verify",
             action="store_true",
-            help="exit with status 13 when a member does not match its checksum",
+            help="exit with status 13 when a member does not match its checksum, 12 "
+            "when a fixture does not hold the objects the manifest counts",
         )
         parser.add_argument(
             "--manifest-only",
@@ -62,15 +62,9 @@ class Command(DisketteCommand):
             self.write_json(result.to_dict())
         else:
             self._show(result, reporter)
-        if options["verify"] and not result.ok:
-            raise ChecksumError(
-                f"archive {result.archive!r} does not verify: {result.problems[0]}"
-                + (
-                    f" (and {plural(len(result.problems) - 1, 'other problem')})"
-                    if len(result.problems) > 1
-                    else ""
-                )
-            )
+        error = result.error()
+        if options["verify"] and error is not None:
+            raise error
 
     def _show(self, result: api.InspectResult, reporter: Reporter) -> None:
         say = reporter.info

@@ -13,6 +13,7 @@ from diskette.restore import MODES
 
 
 class Command(DisketteCommand):
+    checks_pending = False
     help = (
         "Load a diskette archive (a path or an http(s) URL): every member is "
         "verified first, the data is loaded in one transaction, then the storages "
@@ -37,6 +38,14 @@ class Command(DisketteCommand):
         parser.add_argument("--no-data", action="store_true", help="load no data")
         parser.add_argument(
             "--no-storages", action="store_true", help="restore no storage"
+        )
+        parser.add_argument(
+            "--storage",
+            action="append",
+            dest="storages",
+            metavar="NAME",
+            help="restore this storage of the archive (its name in the archive, e.g. "
+            "media) instead of those DISKETTE_STORAGES names (repeatable)",
         )
         parser.add_argument(
             "--ignorenonexistent",
@@ -124,6 +133,7 @@ class Command(DisketteCommand):
             "exclude_data": options["exclude_data"],
             "with_data": not options["no_data"],
             "with_storages": not options["no_storages"],
+            "storages": options["storages"],
             "ignorenonexistent": options["ignorenonexistent"],
             "checksum": options["checksum"],
             "download_destination": options["download_destination"],

@@ -1,0 +1,181 @@
+"""Finish what interrupted runs left: journaled loads rolled forward, leftovers named.
+
+A load killed after its commit left a journal in its staging directory; the next
+``diskette_load``, or ``diskette_recover``, finishes its storage swaps (or drops
+the staging when the commit never happened). A run killed earlier left only
+private work (staging, a dump's work directory, a partial archive): it is named
+by the next run and removed by ``diskette_recover``. Nothing a live process
+holds is ever touched: ownership comes from :mod:`diskette.owner`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from diskette.journal import (
+    COMMITTED,
+    JOURNAL_NAME,
+    Journal,
+    forget_marker,
+    marked_journals,
+    marker_committed,
+)
+from diskette.owner import (
+    LOAD_PREFIX,
+    Leftover,
+    Owned,
+    is_abandoned,
+    leftovers,
+    remove_leftover,
+)
+from diskette.reporter import Reporter
+from diskette.restore import apply_swaps
+
+
+@dataclass
+class RecoveryResult:
+    """What a recovery did: loads finished or dropped, leftovers removed."""
+
+    finished: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "finished": self.finished,
+            "dropped": self.dropped,
+            "removed": self.removed,
+            "left": self.left,
+        }
+
+
+def search_directories(*extra: str | Path | None) -> list[Path]:
+    """Where diskette puts its work: the load base path, the dump destination, the
+    system temporary directory, and ``extra`` (an option's directories)."""
+    from diskette.conf import get_settings
+
+    conf = get_settings()
+    found = []
+    for directory in (
+        conf.load_storages_base,
+        conf.dump_directory,
+        Path(tempfile.gettempdir()),
+        *extra,
+    ):
+        if directory is None:
+            continue
+        path = Path(directory).expanduser().absolute()
+        if path not in found:
+            found.append(path)
+    return found
+
+
+def pending_journals(
+    directories: Iterable[Path], using: str | None = None
+) -> list[Path]:
+    """Journals of loads whose owner is gone, in ``directories`` and wherever the
+    marker table of database ``using`` (when given) says one staged."""
+    candidates: list[Path] = []
+    for leftover in leftovers(directories):
+        if leftover.kind == "load staging":
+            candidates.append(leftover.path / JOURNAL_NAME)
+    if using is not None:
+        for journal in marked_journals(using):
+            staging = journal.parent
+            if staging.name.startswith(LOAD_PREFIX) and is_abandoned(staging):
+                candidates.append(journal)
+    return [path for path in dict.fromkeys(candidates) if path.is_file()]
+
+
+def finish_journal(path: Path, reporter: Reporter) -> str:
+    """Roll one interrupted load forward or drop it; return "finished" or "dropped".
+
+    The staging directory is claimed first, so two runs never finish the same
+    load; one whose owner came back to life is left alone ("busy").
+    """
+    claimed = Owned.claim(path.parent)
+    if claimed is None:
+        return "busy"
+    try:
+        journal = Journal.read(path)
+        if journal.state == COMMITTED or marker_committed(journal):
+            apply_swaps(
+                journal.swaps, journal.base, mode=journal.mode, reporter=reporter
+            )
+            outcome = "finished"
+            reporter.info(
+                f"finished the load of {journal.archive} interrupted after its "
+                f"commit: {', '.join(s.name for s in journal.swaps)} swapped in"
+            )
+        else:
+            outcome = "dropped"
+            reporter.info(
+                f"the load of {journal.archive} was interrupted before its commit: "
+                "the database was not changed; its staging was removed"
+            )
+        path.unlink()
+        forget_marker(journal)
+    except BaseException:
+        claimed.release(remove=False)
+        raise
+    claimed.release(remove=True)
+    return outcome
+
+
+def recover(
+    directories: Iterable[Path],
+    *,
+    using: str | None = None,
+    remove: bool = True,
+    reporter: Reporter | None = None,
+) -> RecoveryResult:
+    """Finish every interrupted load found, then remove (or only list, with
+    ``remove=False``) what dead runs left behind."""
+    reporter = reporter or Reporter()
+    directories = list(directories)
+    result = RecoveryResult()
+    for path in pending_journals(directories, using):
+        outcome = finish_journal(path, reporter)
+        if outcome == "finished":
+            result.finished.append(str(path.parent))
+        elif outcome == "dropped":
+            result.dropped.append(str(path.parent))
+    for leftover in leftovers(directories):
+        if (leftover.path / JOURNAL_NAME).is_file():
+            continue  # a journal that could not be finished above: keep it
+        if remove and remove_leftover(leftover):
+            result.removed.append(str(leftover.path))
+            reporter.info(f"removed {leftover.kind} {str(leftover.path)!r}")
+        else:
+            result.left.append(str(leftover.path))
+    return result
+
+
+def describe_leftovers(found: Iterable[Leftover]) -> str | None:
+    """One warning naming what dead runs left, or ``None`` when nothing is left."""
+    found = list(found)
+    if not found:
+        return None
+    listed = ", ".join(f"{str(item.path)!r} ({item.kind})" for item in found[:5])
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    return (
+        f"diskette runs that were killed left private files behind: {listed}{more}; "
+        "remove them with 'manage.py diskette_recover' (it never touches a running "
+        "load's or dump's files)"
+    )
+
+
+def pending_warning(directories: Iterable[Path]) -> str | None:
+    """The warning every command gives while a journaled load awaits its finish."""
+    pending = pending_journals(directories)
+    if not pending:
+        return None
+    return (
+        f"a load was interrupted after its commit and its storages are not all in "
+        f"place yet ({', '.join(repr(str(p.parent)) for p in pending)}): run "
+        "'manage.py diskette_recover' to finish it (the next diskette_load does too)"
+    )
