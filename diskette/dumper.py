@@ -300,7 +300,11 @@ def write_fixture(
                 )
                 # The objects' cursors are closed before the stream, whatever
                 # stopped the serializer (an interrupt, an error).
-                with _frames_released(), private_text(path) as stream, closing(objects):
+                with (
+                    _frames_released(),
+                    _private_text(path) as stream,
+                    closing(objects),
+                ):
                     serializer_class().serialize(
                         objects,
                         indent=indent,
@@ -348,7 +352,7 @@ def _frames_released() -> Iterator[None]:
 _PLACEHOLDER = b"\x00"
 
 
-def private_text(path: Path) -> io.TextIOWrapper:
+def _private_text(path: Path) -> io.TextIOWrapper:
     """A new UTF-8 text file, 0600 from its first byte: fixtures hold secrets."""
     return io.TextIOWrapper(private_file(path), encoding="utf-8")
 

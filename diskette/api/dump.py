@@ -50,7 +50,7 @@ from diskette.manifest import (
     Manifest,
     StorageEntry,
 )
-from diskette.owner import DUMP_PREFIX, Owned, leftovers
+from diskette.owner import DUMP_PREFIX, Leftover, Owned, leftovers
 from diskette.paths import StoragePath, make_private_directories, member_name_problem
 from diskette.plan import (
     applied_migrations,
@@ -566,9 +566,9 @@ def dump(
     except OSError as error:
         raise _os_error(error) from None
     warning = describe_dump_leftovers(left)
-    if warning:
-        reporter.warning(warning)
     try:
+        if warning:
+            reporter.warning(warning)
         result = _dump(
             plan,
             workdir.path,
@@ -587,7 +587,7 @@ def dump(
     return result
 
 
-def describe_dump_leftovers(found: list) -> str | None:
+def describe_dump_leftovers(found: list[Leftover]) -> str | None:
     """One warning naming what killed runs left in the destination, or ``None``.
 
     Their fixtures and partial archives hold dumped data, so they are named at

@@ -7,13 +7,15 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.apps import apps as django_apps
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from diskette.api.commit import check_swaps, finish_interrupted, load_staged
+from diskette.api.results import LoadResult
 from diskette.archive import (
     ArchiveReader,
     normalise_checksum,
@@ -24,22 +26,17 @@ from diskette.download import download, is_url, redact
 from diskette.exceptions import (
     ArchiveError,
     ConfigurationError,
-    DisketteError,
     DumpError,
-    InterruptedAfterCommitError,
-    RecoveryError,
     StorageRestoreError,
 )
-from diskette.interrupts import deferred_signals, exit_status
-from diskette.journal import Journal, forget_marker, insert_marker, prepare_marker
-from diskette.loader import Fixture, load_fixtures
+from diskette.loader import Fixture
 from diskette.manifest import (
     DATA_PREFIX,
     DataFile,
     Manifest,
     StorageEntry,
 )
-from diskette.owner import LOAD_PREFIX, DatabaseLock, Owned, leftovers
+from diskette.owner import LOAD_PREFIX, DatabaseLock, Owned
 from diskette.paths import make_private_directories
 from diskette.plan import (
     LoadPlan,
@@ -50,81 +47,13 @@ from diskette.plan import (
     count_rows,
     rehearse,
 )
-from diskette.preflight import new_directories, storage_targets, swap_problems
-from diskette.protected import protected_paths
-from diskette.recovery import describe_leftovers, recover, search_directories
-from diskette.reporter import Reporter, plural
-from diskette.restore import MODES, StagedStorage, apply_swaps, prepare_swaps
-from diskette.storagediff import diff_storage, merge_conflicts
+from diskette.reporter import Reporter
+from diskette.restore import MODES, StagedStorage
+from diskette.storagediff import diff_storage
 from diskette.targets import STORAGE_SETTINGS, allowed_storage_names, select_storages
 
 #: Prefix of the private staging directory a load extracts into.
 STAGING_PREFIX = LOAD_PREFIX
-
-
-@dataclass
-class LoadedData:
-    """One data file of a load: objects saved, per model label."""
-
-    name: str
-    path: str
-    definition: str | None
-    format: str
-    objects: int
-    models: dict[str, int]
-    seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "seconds": round(self.seconds, 3)}
-
-
-@dataclass
-class LoadedStorage:
-    """One storage of a load: where it went and what it holds now."""
-
-    name: str
-    path: str
-    files: int
-    bytes: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class LoadResult:
-    """What :func:`load` did; ``to_dict()`` is the ``--json`` form."""
-
-    archive: str
-    format: int | None
-    legacy: bool
-    database: str
-    data: list[LoadedData]
-    storages: list[LoadedStorage]
-    excluded: list[str]
-    timings: dict[str, float]
-
-    @property
-    def objects(self) -> int:
-        return sum(item.objects for item in self.data)
-
-    @property
-    def files(self) -> int:
-        return sum(item.files for item in self.storages)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "archive": self.archive,
-            "format": self.format,
-            "legacy": self.legacy,
-            "database": self.database,
-            "objects": self.objects,
-            "files": self.files,
-            "data": [item.to_dict() for item in self.data],
-            "storages": [item.to_dict() for item in self.storages],
-            "excluded": list(self.excluded),
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-        }
 
 
 def _excluded(manifest: Manifest, names, reporter: Reporter) -> set[str]:
@@ -248,7 +177,7 @@ def load(
     exact = _exact_models(exact)
     timings: dict[str, float] = {}
     with DatabaseLock(using):
-        _finish_interrupted(storages_basepath, using, reporter)
+        finish_interrupted(storages_basepath, using, reporter)
         with _staged(
             archive,
             planning=False,
@@ -264,8 +193,8 @@ def load(
             reporter=reporter,
             timings=timings,
         ) as staged:
-            _check_swaps(staged, storages_mode, download_destination, raise_first=True)
-            return _load_staged(
+            check_swaps(staged, storages_mode, download_destination, raise_first=True)
+            return load_staged(
                 staged,
                 flush=flush,
                 storages_mode=storages_mode,
@@ -279,205 +208,6 @@ def load(
                 timings=timings,
                 started=started,
             )
-
-
-def _finish_interrupted(storages_basepath, using: str, reporter: Reporter) -> None:
-    """Finish loads interrupted after their commit before this one starts, and
-    name what killed runs left; a journal that cannot be finished stops the load."""
-    extra = [storages_basepath] if storages_basepath is not None else []
-    directories = search_directories(*extra)
-    outcome = recover(directories, using=using, remove=False, reporter=reporter)
-    message = describe_leftovers(
-        item for item in leftovers(directories) if str(item.path) in outcome.left
-    )
-    if message:
-        reporter.warning(message)
-
-
-def _load_staged(
-    staged: _Staged,
-    *,
-    flush: bool,
-    storages_mode: str,
-    using: str,
-    reporter: Reporter,
-    options: dict[str, Any],
-    timings: dict[str, float],
-    started: float,
-) -> LoadResult:
-    """Load the data, committing with the journal's marker, then swap the storages.
-
-    From the last statement of the transaction until the swaps are done, SIGINT
-    and SIGTERM are held back: the load finishes, then exits as interrupted.
-    """
-    journal = None
-    if staged.storages:
-        journal = Journal(
-            staging=str(staged.staging),
-            using=using,
-            base=str(staged.base),
-            mode=storages_mode,
-            archive=staged.shown,
-            swaps=prepare_swaps(
-                staged.staged_storages(), staged.base, mode=storages_mode
-            ),
-        )
-    held = contextlib.ExitStack()
-
-    def before_commit() -> None:
-        held.enter_context(deferred_signals())
-        if journal is not None:
-            journal.write()
-            if connections[using].features.can_rollback_ddl:
-                prepare_marker(using)
-            insert_marker(journal)
-
-    tick = time.monotonic()
-    loaded = []
-    try:
-        if staged.fixtures or flush:
-            if journal is not None and not connections[using].features.can_rollback_ddl:
-                prepare_marker(using)
-            results = load_fixtures(
-                staged.fixtures,
-                using=using,
-                flush=flush,
-                reporter=reporter,
-                expected=staged.data_files,
-                before_commit=before_commit,
-                **options,
-            )
-        else:
-            results = []
-            held.enter_context(deferred_signals())
-            if journal is not None:
-                journal.state = "committed"
-                journal.write()
-    except BaseException:
-        with contextlib.suppress(KeyboardInterrupt):
-            held.close()  # before the commit: the error says nothing changed
-        raise
-    for item, result in zip(staged.data_files, results, strict=True):
-        loaded.append(
-            LoadedData(
-                name=item.filename,
-                path=item.path,
-                definition=item.definition,
-                format=item.format,
-                objects=result.objects,
-                models=dict(result.models),
-                seconds=result.seconds,
-            )
-        )
-        reporter.info(f"{item.path}: {plural(result.objects, 'object')} loaded")
-    timings["data"] = time.monotonic() - tick
-
-    tick = time.monotonic()
-    restored = []
-    try:
-        if journal is not None:
-            restored = _swap_in(staged, journal, reporter)
-        held.close()
-    except KeyboardInterrupt as interrupt:
-        raise InterruptedAfterCommitError(
-            "interrupted after the commit: the load was finished first (data "
-            "committed, storages swapped in)",
-            exit_status(interrupt),
-        ) from None
-    timings["storages"] = time.monotonic() - tick
-    timings["total"] = time.monotonic() - started
-    return LoadResult(
-        archive=staged.shown,
-        format=staged.manifest.format,
-        legacy=staged.manifest.is_legacy,
-        database=using,
-        data=loaded,
-        storages=restored,
-        excluded=sorted(staged.excluded),
-        timings=timings,
-    )
-
-
-def _swap_in(staged: _Staged, journal: Journal, reporter: Reporter) -> list:
-    """Past the commit: swap the storages in as the journal says, then forget it.
-
-    A failure keeps the journal and the staging for ``diskette_recover``.
-    """
-    with contextlib.suppress(OSError):
-        journal.mark_committed()  # the marker row says it too, should this fail
-    try:
-        results = apply_swaps(
-            journal.swaps, journal.base, mode=journal.mode, reporter=reporter
-        )
-    except (OSError, DisketteError) as error:
-        staged.keep = True
-        raise RecoveryError(
-            f"the data was committed, but the storages could not all be swapped in "
-            f"yet: {error}. The load is journaled in {str(staged.staging)!r}: fix "
-            "the cause, then run 'manage.py diskette_recover' (or load again) to "
-            "finish it"
-        ) from None
-    journal.path.unlink()
-    forget_marker(journal)
-    restored = []
-    for result in results:
-        restored.append(
-            LoadedStorage(
-                name=result.name,
-                path=result.path,
-                files=result.files,
-                bytes=result.bytes,
-            )
-        )
-        reporter.info(f"{result.name}: {plural(result.files, 'file')} restored")
-    return restored
-
-
-def _check_swaps(
-    staged: _Staged, mode: str, download_destination, *, raise_first: bool
-) -> list[str]:
-    """Everything the storage swaps need, checked before the commit; the load
-    raises the first problem, the plan lists them all."""
-    if not staged.storages:
-        return []
-    problems = []
-    names = [entry.name for entry in staged.storages]
-    targets = storage_targets(staged.base, names)
-    needed = 0
-    if mode == "merge":
-        for storage, (_name, target) in zip(
-            staged.staged_storages(), targets, strict=True
-        ):
-            needed += new_directories(storage.staged, target)
-            conflicts = merge_conflicts(storage, staged.base)
-            if conflicts:
-                problems.append(
-                    f"storage {storage.name!r}: a file and a directory meet at "
-                    f"{', '.join(conflicts[:5])}: merge mode would fail; move them "
-                    "away or use --storages-mode replace"
-                )
-    problems[:0] = swap_problems(
-        targets,
-        base=staged.base,
-        staging=staged.base if staged.planning else staged.staging,
-        mode=mode,
-        protected=protected_paths(
-            archive=staged.path,
-            also=[
-                get_settings().dump_directory,  # where archives are kept
-                *([download_destination] if download_destination else []),
-            ],
-        ),
-        directories_needed=needed,
-    )
-    if problems and raise_first:
-        more = len(problems) - 1
-        raise StorageRestoreError(
-            problems[0]
-            + (f" (and {more} more)" if more else "")
-            + "; nothing was changed"
-        )
-    return problems
 
 
 def plan_load(
@@ -588,7 +318,7 @@ def plan_load(
         ]
         problems.extend(
             Problem("storages", StorageRestoreError.exit_code, message)
-            for message in _check_swaps(
+            for message in check_swaps(
                 staged, storages_mode, download_destination, raise_first=False
             )
         )
