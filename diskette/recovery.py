@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from diskette.exceptions import DisketteError
 from diskette.journal import (
     COMMITTED,
     JOURNAL_NAME,
@@ -170,12 +171,35 @@ def describe_leftovers(found: Iterable[Leftover]) -> str | None:
 
 
 def pending_warning(directories: Iterable[Path]) -> str | None:
-    """The warning every command gives while a journaled load awaits its finish."""
+    """The warning every command gives while a journaled load awaits its finish.
+
+    A journal still marked "prepared" may belong to a load whose commit never
+    happened: only the database's marker can tell, and this warning reads no
+    database, so it claims no commit for those.
+    """
     pending = pending_journals(directories)
     if not pending:
         return None
+    committed = [path for path in pending if _state(path) == COMMITTED]
+    where = ", ".join(repr(str(path.parent)) for path in pending)
+    if committed:
+        what = (
+            "a load was interrupted after its commit and its storages are not all "
+            "in place yet"
+        )
+    else:
+        what = (
+            "a load was interrupted at its commit and is not finished (its storages "
+            "are swapped in if the commit happened, its staging dropped if not)"
+        )
     return (
-        f"a load was interrupted after its commit and its storages are not all in "
-        f"place yet ({', '.join(repr(str(p.parent)) for p in pending)}): run "
-        "'manage.py diskette_recover' to finish it (the next diskette_load does too)"
+        f"{what} ({where}): run 'manage.py diskette_recover' to finish it (the next "
+        "diskette_load does too)"
     )
+
+
+def _state(path: Path) -> str | None:
+    try:
+        return Journal.read(path).state
+    except DisketteError:
+        return None

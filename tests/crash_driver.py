@@ -122,19 +122,33 @@ def _inside(module, name: str, method: str, after: int, point: str, release: Pat
     setattr(pathlib.Path, method, counted)
 
 
+def _module_with(name: str, *modules: str):
+    """The first of ``modules`` that defines ``name`` (the commit step's module).
+
+    Imported by name: ``diskette.api.load`` is also the function the package exports.
+    """
+    for module in modules:
+        try:
+            found = importlib.import_module(module)
+        except ImportError:
+            continue
+        if hasattr(found, name):
+            return found
+    raise SystemExit(f"none of {', '.join(modules)} defines {name!r}")
+
+
 def install(point: str, release: Path) -> None:
     """Wrap the one step of the load where ``point`` is."""
     import diskette.loader
     import diskette.restore
 
-    # ``diskette.api.load`` is also the name of the function the package exports.
-    api_load = importlib.import_module("diskette.api.load")
+    commit = _module_with("_swap_in", "diskette.api.commit", "diskette.api.load")
     if point == "data":
         _on_call(diskette.loader, "_load_one", 2, point, release)
     elif point == "marker":
-        _after_call(api_load, "insert_marker", point, release)
+        _after_call(commit, "insert_marker", point, release)
     elif point == "commit":
-        _on_call(api_load, "_swap_in", 1, point, release)
+        _on_call(commit, "_swap_in", 1, point, release)
     elif point == "rename":
         _inside(diskette.restore, "_replace", "rename", 1, point, release)
     elif point == "swaps":
