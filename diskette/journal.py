@@ -190,9 +190,7 @@ def forget_marker(journal: Journal) -> None:
     try:
         if not _table_exists(journal.using):
             return
-        _execute(
-            journal.using, "DELETE FROM {table} WHERE token = %s", [journal.token]
-        )
+        _execute(journal.using, "DELETE FROM {table} WHERE token = %s", [journal.token])
     except DatabaseError:
         pass  # a leftover row names a journal that is gone: harmless
 

@@ -67,7 +67,6 @@ class Owned:
             self._handle.close()
             self._handle = None
 
-
     @classmethod
     def claim(cls, path: str | os.PathLike) -> Owned | None:
         """Take over a directory whose owner is gone; ``None`` while it lives.
@@ -155,6 +154,24 @@ def leftovers(directories: Iterable[str | os.PathLike | None]) -> list[Leftover]
                 continue
             found[path] = Leftover(path=path, kind=kind)
     return sorted(found.values(), key=lambda item: str(item.path))
+
+
+def describe_leftovers(found: Iterable[Leftover]) -> str | None:
+    """One warning naming what dead runs left, or ``None`` when nothing is left.
+
+    Their fixtures and partial archives hold dumped data, so loads and dumps name
+    them every time; only ``diskette_recover`` removes them, once their owner is gone.
+    """
+    found = list(found)
+    if not found:
+        return None
+    listed = ", ".join(f"{str(item.path)!r} ({item.kind})" for item in found[:5])
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    return (
+        f"diskette runs that were killed left private files behind: {listed}{more}; "
+        "remove them with 'manage.py diskette_recover' (it never touches a running "
+        "load's or dump's files)"
+    )
 
 
 def remove_leftover(leftover: Leftover) -> bool:

@@ -26,7 +26,6 @@ from diskette.journal import (
 )
 from diskette.owner import (
     LOAD_PREFIX,
-    Leftover,
     Owned,
     is_abandoned,
     leftovers,
@@ -154,20 +153,6 @@ def recover(
         else:
             result.left.append(str(leftover.path))
     return result
-
-
-def describe_leftovers(found: Iterable[Leftover]) -> str | None:
-    """One warning naming what dead runs left, or ``None`` when nothing is left."""
-    found = list(found)
-    if not found:
-        return None
-    listed = ", ".join(f"{str(item.path)!r} ({item.kind})" for item in found[:5])
-    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
-    return (
-        f"diskette runs that were killed left private files behind: {listed}{more}; "
-        "remove them with 'manage.py diskette_recover' (it never touches a running "
-        "load's or dump's files)"
-    )
 
 
 def pending_warning(directories: Iterable[Path]) -> str | None:

@@ -31,10 +31,10 @@ from diskette.journal import (
     prepare_marker,
 )
 from diskette.loader import load_fixtures
-from diskette.owner import leftovers
+from diskette.owner import describe_leftovers, leftovers
 from diskette.preflight import new_directories, storage_targets, swap_problems
 from diskette.protected import protected_paths
-from diskette.recovery import describe_leftovers, recover, search_directories
+from diskette.recovery import recover, search_directories
 from diskette.reporter import Reporter, plural
 from diskette.restore import apply_swaps, prepare_swaps
 from diskette.storagediff import merge_conflicts

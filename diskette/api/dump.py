@@ -50,7 +50,7 @@ from diskette.manifest import (
     Manifest,
     StorageEntry,
 )
-from diskette.owner import DUMP_PREFIX, Leftover, Owned, leftovers
+from diskette.owner import DUMP_PREFIX, Owned, describe_leftovers, leftovers
 from diskette.paths import StoragePath, make_private_directories, member_name_problem
 from diskette.plan import (
     applied_migrations,
@@ -565,7 +565,7 @@ def dump(
         workdir = Owned.create(DUMP_PREFIX, plan.destination)
     except OSError as error:
         raise _os_error(error) from None
-    warning = describe_dump_leftovers(left)
+    warning = describe_leftovers(left)
     try:
         if warning:
             reporter.warning(warning)
@@ -585,23 +585,6 @@ def dump(
     if warning:
         result.warnings.append(warning)
     return result
-
-
-def describe_dump_leftovers(found: list[Leftover]) -> str | None:
-    """One warning naming what killed runs left in the destination, or ``None``.
-
-    Their fixtures and partial archives hold dumped data, so they are named at
-    every dump; only ``diskette_recover`` removes them, once their owner is gone.
-    """
-    if not found:
-        return None
-    listed = ", ".join(f"{str(item.path)!r} ({item.kind})" for item in found[:5])
-    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
-    return (
-        f"diskette runs that were killed left private files behind: {listed}{more}; "
-        "remove them with 'manage.py diskette_recover' (it never touches a running "
-        "load's or dump's files)"
-    )
 
 
 def _dump(
