@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.files import locks
+from django.db import DatabaseError, connections
+
+from diskette.exceptions import LoadInProgressError
 
 #: The lock file inside an owned directory.
 LOCK_NAME = ".owner"
@@ -30,6 +33,19 @@ DUMP_PREFIX = ".diskette-dump-"
 PART_SUFFIX = ".part"
 #: Seconds an unlocked directory is given before it counts as abandoned.
 UNLOCKED_GRACE = 60
+
+
+def _locked(path: str | os.PathLike, flags: int):
+    """Open ``path`` (created 0600 with ``O_CREAT``) and take its exclusive lock
+    without waiting: the open file while this process holds it, or ``None``
+    when a live process holds it."""
+    handle = os.fdopen(
+        os.open(path, flags, 0o600), "r+b" if flags & os.O_RDWR else "rb"
+    )
+    if locks.lock(handle, locks.LOCK_EX | locks.LOCK_NB):
+        return handle
+    handle.close()
+    return None
 
 
 class Owned:
@@ -48,9 +64,7 @@ class Owned:
         """Make a new 0700 directory ``<parent>/<prefix>XXXXXXXX`` and lock it."""
         path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
         try:
-            fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-            handle = os.fdopen(fd, "r+b")
-            locks.lock(handle, locks.LOCK_EX | locks.LOCK_NB)
+            handle = _locked(path / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_EXCL)
             handle.write(f"{os.getpid()}\n".encode())
             handle.flush()
         except BaseException:
@@ -75,14 +89,10 @@ class Owned:
         """
         path = Path(path)
         try:
-            fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+            handle = _locked(path / LOCK_NAME, os.O_RDWR | os.O_CREAT)
         except OSError:
             return None
-        handle = os.fdopen(fd, "r+b")
-        if not locks.lock(handle, locks.LOCK_EX | locks.LOCK_NB):
-            handle.close()
-            return None
-        return cls(path, handle)
+        return None if handle is None else cls(path, handle)
 
 
 def hold_file(handle) -> None:
@@ -100,7 +110,7 @@ def is_abandoned(path: str | os.PathLike) -> bool:
     path = Path(path)
     target = path / LOCK_NAME if path.is_dir() and not path.is_symlink() else path
     try:
-        handle = open(target, "rb")  # noqa: SIM115 - closed below
+        handle = _locked(target, os.O_RDONLY)
     except FileNotFoundError:
         try:
             return path.is_dir() and time.time() - path.stat().st_mtime > UNLOCKED_GRACE
@@ -108,11 +118,11 @@ def is_abandoned(path: str | os.PathLike) -> bool:
             return False
     except OSError:
         return False
+    if handle is None:
+        return False
     with handle:
-        if not locks.lock(handle, locks.LOCK_EX | locks.LOCK_NB):
-            return False
         locks.unlock(handle)
-        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -199,8 +209,6 @@ class DatabaseLock:
         self._advisory = False
 
     def _path(self) -> Path:
-        from django.db import connections
-
         connection = connections[self.using]
         settings = connection.settings_dict
         identity = "|".join(
@@ -212,22 +220,16 @@ class DatabaseLock:
         return Path(tempfile.gettempdir()) / f"diskette-load-{digest}.lock"
 
     def _refuse(self, holder: str) -> None:
-        from diskette.exceptions import LoadInProgressError
-
         raise LoadInProgressError(
             f"another diskette load ({holder}) is loading into database "
             f"{self.using!r}: wait until it ends, then load again; nothing was changed"
         )
 
     def __enter__(self) -> DatabaseLock:
-        from django.db import connections
-
         path = self._path()
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        handle = os.fdopen(fd, "r+b")
-        if not locks.lock(handle, locks.LOCK_EX | locks.LOCK_NB):
-            holder = handle.read(64).decode(errors="replace").strip()
-            handle.close()
+        handle = _locked(path, os.O_RDWR | os.O_CREAT)
+        if handle is None:
+            holder = path.read_bytes()[:64].decode(errors="replace").strip()
             self._refuse(f"process {holder}" if holder else "a running process")
         handle.seek(0)
         handle.truncate()
@@ -245,8 +247,6 @@ class DatabaseLock:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        from django.db import DatabaseError, connections
-
         if self._advisory:
             self._advisory = False
             try:

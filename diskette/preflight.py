@@ -21,6 +21,7 @@ from pathlib import Path
 from diskette.exceptions import StorageRestoreError
 from diskette.paths import check_member_name
 from diskette.protected import protected_paths
+from diskette.reporter import plural
 
 __all__ = [
     "protected_paths",
@@ -141,9 +142,13 @@ def raise_for_swap(
         bytes_needed=bytes_needed,
     )
     if problems:
-        more = len(problems) - 1
-        suffix = f" (and {more} more {'problem' if more == 1 else 'problems'})"
-        raise StorageRestoreError(problems[0] + (suffix if more else ""))
+        raise StorageRestoreError(first_problem(problems))
+
+
+def first_problem(problems: Sequence[str]) -> str:
+    """The first of ``problems``, saying how many more there are: one line."""
+    more = len(problems) - 1
+    return problems[0] + (f" (and {plural(more, 'more problem')})" if more else "")
 
 
 def _mount_points() -> list[str] | None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from diskette.conf import get_settings
 from diskette.exceptions import DisketteError
 from diskette.journal import (
     COMMITTED,
@@ -26,6 +27,7 @@ from diskette.journal import (
 )
 from diskette.owner import (
     LOAD_PREFIX,
+    Leftover,
     Owned,
     is_abandoned,
     leftovers,
@@ -37,27 +39,21 @@ from diskette.restore import apply_swaps
 
 @dataclass
 class RecoveryResult:
-    """What a recovery did: loads finished or dropped, leftovers removed."""
+    """What a recovery did: loads finished or dropped (their staging directories),
+    leftovers removed, and those left in place."""
 
     finished: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    left: list[str] = field(default_factory=list)
+    left: list[Leftover] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {
-            "finished": self.finished,
-            "dropped": self.dropped,
-            "removed": self.removed,
-            "left": self.left,
-        }
+        return {**asdict(self), "left": [str(item.path) for item in self.left]}
 
 
 def search_directories(*extra: str | Path | None) -> list[Path]:
     """Where diskette puts its work: the load base path, the dump destination, the
     system temporary directory, and ``extra`` (an option's directories)."""
-    from diskette.conf import get_settings
-
     conf = get_settings()
     found = []
     for directory in (
@@ -92,11 +88,9 @@ def pending_journals(
 
 
 def finish_journal(path: Path, reporter: Reporter) -> str:
-    """Roll one interrupted load forward or drop it; return "finished" or "dropped".
-
-    The staging directory is claimed first, so two runs never finish the same
-    load; one whose owner came back to life is left alone ("busy").
-    """
+    """Roll one interrupted load forward or drop it: "finished", "dropped", or
+    "busy" for one another process claimed first (two runs never finish the same
+    load)."""
     claimed = Owned.claim(path.parent)
     if claimed is None:
         return "busy"
@@ -151,7 +145,7 @@ def recover(
             result.removed.append(str(leftover.path))
             reporter.info(f"removed {leftover.kind} {str(leftover.path)!r}")
         else:
-            result.left.append(str(leftover.path))
+            result.left.append(leftover)
     return result
 
 

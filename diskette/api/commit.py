@@ -31,8 +31,13 @@ from diskette.journal import (
     prepare_marker,
 )
 from diskette.loader import load_fixtures
-from diskette.owner import describe_leftovers, leftovers
-from diskette.preflight import new_directories, storage_targets, swap_problems
+from diskette.owner import describe_leftovers
+from diskette.preflight import (
+    first_problem,
+    new_directories,
+    storage_targets,
+    swap_problems,
+)
 from diskette.protected import protected_paths
 from diskette.recovery import recover, search_directories
 from diskette.reporter import Reporter, plural
@@ -49,9 +54,7 @@ def finish_interrupted(storages_basepath, using: str, reporter: Reporter) -> Non
     extra = [storages_basepath] if storages_basepath is not None else []
     directories = search_directories(*extra)
     outcome = recover(directories, using=using, remove=False, reporter=reporter)
-    message = describe_leftovers(
-        item for item in leftovers(directories) if str(item.path) in outcome.left
-    )
+    message = describe_leftovers(outcome.left)
     if message:
         reporter.warning(message)
 
@@ -165,8 +168,9 @@ def _swap_in(staged: _Staged, journal: Journal, reporter: Reporter) -> list:
 
     A failure keeps the journal and the staging for ``diskette_recover``.
     """
-    with contextlib.suppress(OSError):
-        journal.mark_committed()  # the marker row says it too, should this fail
+    if journal.state != COMMITTED:
+        with contextlib.suppress(OSError):
+            journal.mark_committed()  # the marker row says it too, should this fail
     try:
         results = apply_swaps(
             journal.swaps, journal.base, mode=journal.mode, reporter=reporter
@@ -233,10 +237,5 @@ def check_swaps(
         directories_needed=needed,
     )
     if problems and raise_first:
-        more = len(problems) - 1
-        raise StorageRestoreError(
-            problems[0]
-            + (f" (and {more} more)" if more else "")
-            + "; nothing was changed"
-        )
+        raise StorageRestoreError(f"{first_problem(problems)}; nothing was changed")
     return problems

@@ -87,7 +87,7 @@ class InspectResult:
     ``checksums`` is ``"verified"`` (every member matches the manifest),
     ``"failed"`` (see ``problems``), ``"none"`` (an original diskette archive,
     read through without an error), or ``"not checked"`` (``verify=False``).
-    ``errors`` holds the error behind each of ``problems``, in the same order.
+    ``errors`` holds each problem as the error it is; ``problems`` their messages.
     """
 
     archive: str
@@ -104,9 +104,13 @@ class InspectResult:
     checked: bool
     members: int
     failed: list[MemberCheck]
-    problems: list[str]
     environment: EnvironmentDifference | None = None
     errors: list[ArchiveError] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per problem found, in the order found."""
+        return [str(error) for error in self.errors]
 
     @property
     def ok(self) -> bool:
@@ -116,9 +120,9 @@ class InspectResult:
     def error(self) -> ArchiveError | None:
         """The refusal of a strict verification, or None: the first problem's
         error (a ManifestError for counts that disagree, else a ChecksumError)."""
-        if not self.problems:
+        if not self.errors:
             return None
-        kind = type(self.errors[0]) if self.errors else ChecksumError
+        kind = type(self.errors[0])
         if not issubclass(kind, ManifestError):
             kind = ChecksumError
         others = len(self.problems) - 1
@@ -280,7 +284,6 @@ def _inspect(path, shown, conf, verify, environment, reporter) -> InspectResult:
         checked=bool(verify),
         members=len(checks),
         failed=failed,
-        problems=[str(error) for error in errors],
         environment=difference,
         errors=errors,
     )

@@ -52,9 +52,6 @@ from diskette.restore import MODES, StagedStorage
 from diskette.storagediff import diff_storage
 from diskette.targets import STORAGE_SETTINGS, allowed_storage_names, select_storages
 
-#: Prefix of the private staging directory a load extracts into.
-STAGING_PREFIX = LOAD_PREFIX
-
 
 def _excluded(manifest: Manifest, names, reporter: Reporter) -> set[str]:
     """Data paths matched by ``--exclude-data`` (file name, stem or definition name)."""
@@ -298,7 +295,7 @@ def plan_load(
                 flush=flush,
                 signals=signals,
                 exact=exact,
-                expected=None if manifest.is_legacy else staged.data_files,
+                expected=staged.data_files,
             )
             if failure is not None:
                 problems.append(Problem("data", failure.exit_code, str(failure)))
@@ -432,7 +429,7 @@ def _staged(
     base = base.expanduser().absolute()
     parent = None if planning else _staging_parent(base, with_storages, reporter)
     try:
-        owned = Owned.create(STAGING_PREFIX, parent)
+        owned = Owned.create(LOAD_PREFIX, parent)
         staging = owned.path
     except OSError as error:
         raise ConfigurationError(

@@ -54,7 +54,9 @@ class Command(DisketteCommand):
         if options["json"]:
             self.write_json(result.to_dict())
             return
-        for path in result.left:
-            self.stdout.write(f"left by a killed run: {path}")
+        for leftover in result.left:
+            self.stdout.write(
+                f"left by a killed run: {leftover.path} ({leftover.kind})"
+            )
         if not (result.finished or result.dropped or result.removed or result.left):
             self.stdout.write("nothing to recover")
