@@ -53,13 +53,12 @@ def select_storages(
     for entry in entries:
         if entry.name not in wanted:
             where = (
-                "the storages given for this load"
+                "the storages given for this load ({}) do"
                 if explicit
-                else "DISKETTE_STORAGES of this site"
-            )
+                else "DISKETTE_STORAGES of this site ({}) does"
+            ).format(", ".join(repr(n) for n in allowed) or "none")
             raise UnsafeArchiveError(
-                f"the archive holds storage {entry.name!r}, which {where} "
-                f"({', '.join(repr(n) for n in allowed) or 'none'}) does not name: "
+                f"the archive holds storage {entry.name!r}, which {where} not name: "
                 f"a load restores only the storages the target names. Add it to "
                 f"DISKETTE_STORAGES, or name it for this load (storages=[...], "
                 f"--storage {entry.name}), or load without storages "
