@@ -22,16 +22,17 @@ from diskette.exceptions import StorageRestoreError
 from diskette.paths import check_member_name
 from diskette.protected import protected_paths
 from diskette.reporter import plural
+from diskette.restore import MODES
 
 __all__ = [
     "protected_paths",
     "new_directories",
+    "first_problem",
     "raise_for_swap",
     "storage_targets",
     "swap_problems",
 ]
 
-MODES = ("replace", "merge")
 #: Room kept for the journal the load writes before the commit, in bytes.
 JOURNAL_BYTES = 64 * 1024
 #: Free inodes kept beyond what the swap itself creates.
