@@ -5,6 +5,12 @@ API call before they trust a setting, so a bad value gives the same message
 everywhere. Every message names the setting and the bad value; every hint says
 how to fix it.
 
+Staying out of other commands' way: the problems of what only diskette reads
+(E001, E016, E017) are errors for diskette's commands but warnings in Django's
+system checks, so that a stale label does not stop ``makemigrations`` or
+``migrate``; and W001 and W005, which only matter where a dump runs, are left
+out of the checks every command runs (``manage.py check --deploy`` shows them).
+
 =============== ========================================================================
 ID              Problem
 =============== ========================================================================
@@ -27,9 +33,14 @@ diskette.E013   ``DISKETTE_DOWNLOAD_ALLOW_REDIRECT`` is not a boolean
 diskette.E014   ``DISKETTE_DOWNLOAD_TIMEOUT`` or ``_DOWNLOAD_DEADLINE`` is not a
                 positive number of seconds
 diskette.E015   a storage exists but is not a directory
+diskette.E016   ``DISKETTE_DERIVED_MODELS`` is not a list of model labels
+diskette.E017   ``DISKETTE_APPS``: models reference each other by non-nullable natural
+                foreign keys, which no load can save
 diskette.W001   a storage directory does not exist (yet): nothing to archive from it
 diskette.W002   ``DISKETTE_DUMP_PERMISSIONS`` lets group or others read archives
 diskette.W003   ``DISKETTE_DUMP_PERMISSIONS`` does not let the owner read archives
+diskette.W004   ``DISKETTE_DERIVED_MODELS`` names a model that is not installed
+diskette.W005   file fields of dumped models store files that no storage holds
 =============== ========================================================================
 """
 
@@ -39,7 +50,6 @@ import os
 import re
 import string
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,39 +57,19 @@ from django.core import checks
 
 from diskette import settings as defaults
 from diskette.conf import DisketteSettings, get_settings, setting_names
-from diskette.definitions import available_formats, definition_problems, format_problem
+from diskette.definitions import available_formats, format_problem
 from diskette.exceptions import ConfigurationError
+from diskette.model_checks import apps_problems, derived_problems, file_field_problems
 from diskette.paths import resolve_base, storage_problems
+from diskette.problems import Problem
 from diskette.storages import exclude_pattern_problem
+
+__all__ = ["Problem", "check_settings", "raise_for_settings", "settings_problems"]
 
 #: The placeholders ``DISKETTE_DUMP_FILENAME`` may hold.
 FILENAME_PLACEHOLDERS = ("features", "date")
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One problem of the settings; ``settings`` are the settings it concerns."""
-
-    id: str
-    settings: tuple[str, ...]
-    message: str
-    hint: str
-    warning: bool = False
-    #: The message already says how to fix the problem.
-    self_fixing: bool = False
-
-    @property
-    def sentence(self) -> str:
-        """The message with its fix, on one line (for ConfigurationError)."""
-        if self.self_fixing:
-            return self.message
-        return f"{self.message}: {self.hint[0].lower()}{self.hint[1:].rstrip('.')}"
-
-    def check_message(self) -> checks.CheckMessage:
-        level = checks.Warning if self.warning else checks.Error
-        return level(self.message, hint=self.hint, id=f"diskette.{self.id}")
 
 
 def _kind(value: Any) -> str:
@@ -98,21 +88,6 @@ def _is_path(value: Any) -> bool:
 
 
 # ---- one function per setting (or group of settings) ------------------------------
-
-
-def _apps(conf: DisketteSettings) -> list[Problem]:
-    fmt = conf.dump_format if format_problem(conf.dump_format) is None else "json"
-    return [
-        Problem(
-            "E001",
-            ("DISKETTE_APPS",),
-            f"DISKETTE_APPS: {problem}",
-            "Fix the definition as the message says; `manage.py diskette_apps` "
-            "prints valid definitions for the installed apps.",
-            self_fixing=True,
-        )
-        for problem in definition_problems(conf.apps, default_format=fmt)
-    ]
 
 
 def _paths(conf: DisketteSettings) -> list[Problem]:
@@ -180,6 +155,7 @@ def _storages(conf: DisketteSettings) -> list[Problem]:
                     "exist, so a dump archives nothing from it",
                     "Create the directory, or remove it from DISKETTE_STORAGES.",
                     warning=True,
+                    dump_only=True,
                 )
             )
         elif not path.is_dir():
@@ -429,7 +405,7 @@ def _download(conf: DisketteSettings) -> list[Problem]:
 
 
 _CHECKERS: tuple[Callable[[DisketteSettings], list[Problem]], ...] = (
-    _apps,
+    apps_problems,
     _paths,
     _storages,
     _excludes,
@@ -438,6 +414,8 @@ _CHECKERS: tuple[Callable[[DisketteSettings], list[Problem]], ...] = (
     _dump_format,
     _limits,
     _download,
+    derived_problems,
+    file_field_problems,
 )
 
 
@@ -461,8 +439,18 @@ def settings_problems(names: Iterable[str] | None = None) -> list[Problem]:
 
 @checks.register("diskette")
 def check_settings(app_configs=None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """The system check: one message per problem of the ``DISKETTE_*`` settings."""
-    return [problem.check_message() for problem in settings_problems()]
+    """The system check: one message per problem of the ``DISKETTE_*`` settings.
+
+    Problems that only matter where a dump runs (a storage not created yet on a
+    fresh target) are left to :func:`check_dump_settings`.
+    """
+    return [p.check_message() for p in settings_problems() if not p.dump_only]
+
+
+@checks.register("diskette", deploy=True)
+def check_dump_settings(app_configs=None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``check --deploy``: the problems that only matter where a dump runs."""
+    return [p.check_message() for p in settings_problems() if p.dump_only]
 
 
 def raise_for_settings(

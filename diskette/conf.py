@@ -28,6 +28,7 @@ class DisketteSettings:
     """The project's diskette settings, defaults filled in; attribute = name without prefix."""
 
     apps: Any
+    derived_models: Any
     storages: Any
     storages_excludes: Any
     storages_basepath: Any

@@ -60,21 +60,18 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import jsonschema
-from django.apps import AppConfig
 from django.apps import apps as django_apps
 from django.core import serializers
 from django.db.models import Model
 from django.utils.text import slugify
 
 from diskette.conf import get_settings
-from diskette.exceptions import ConfigurationError, DefinitionError
+from diskette.exceptions import DefinitionError
+from diskette.labels import Registry
 from diskette.paths import member_name_problem
 
 #: Fixture formats diskette knows, by file extension.
 FORMATS = ("json", "jsonl", "xml", "yaml")
-
-#: The name ``diskette_apps --drain`` gives its drain.
-DRAIN_NAME = "everything else"
 
 
 @dataclass(frozen=True)
@@ -265,128 +262,6 @@ def _schema_problems(raw: Sequence) -> tuple[list[str], set[int], dict[int, set[
     return problems, broken, bad_keys
 
 
-# ---- labels ----------------------------------------------------------------------
-
-
-def _dumpable_models(app_config: AppConfig) -> list[type[Model]]:
-    """The models of an app that own rows: no proxies, auto-created or swapped ones."""
-    return [model for model in app_config.get_models() if not model._meta.proxy]
-
-
-class _Registry:
-    """Case-insensitive lookups of app and model labels, with suggestions."""
-
-    def __init__(self) -> None:
-        self.configs = list(django_apps.get_app_configs())
-        self.by_label = {config.label.lower(): config for config in self.configs}
-        self.by_name = {config.name: config for config in self.configs}
-        self.everything = [m for c in self.configs for m in _dumpable_models(c)]
-        self.position = {model: index for index, model in enumerate(self.everything)}
-        self.model_names: dict[str, list[str]] = {}
-        for config in self.configs:
-            for model in _dumpable_models(config):
-                self.model_names.setdefault(model._meta.model_name, []).append(
-                    model._meta.label
-                )
-
-    def app(self, label: str) -> AppConfig | None:
-        return self.by_label.get(label.lower())
-
-    def unknown_app(self, label: str) -> str:
-        if label in self.by_name:
-            return (
-                f"is an app name, not a label: use its label "
-                f"{self.by_name[label].label!r}"
-            )
-        models = self.model_names.get(label.lower())
-        if models:
-            return (
-                "is not an app label: did you mean "
-                + " or ".join(repr(m) for m in models)
-                + "?"
-            )
-        if "." in label:
-            close = difflib.get_close_matches(label, list(self.by_name), n=1)
-            if close:
-                return f"is not an installed app: did you mean {close[0]!r}?"
-        labels = [config.label for config in self.configs]
-        close = difflib.get_close_matches(
-            label.lower(), [x.lower() for x in labels], n=1
-        )
-        if close:
-            return f"is not an installed app label: did you mean {self.app(close[0]).label!r}?"
-        return "is not an installed app label: check INSTALLED_APPS for the right label"
-
-    def resolve(self, label: str, key: str) -> tuple[list[type[Model]], str | None]:
-        """Models selected by ``label``, or a problem saying what is wrong and the fix."""
-        parts = label.split(".")
-        if len(parts) == 1:
-            config = self.app(label)
-            if config is None:
-                return [], self.unknown_app(label)
-            models = _dumpable_models(config)
-            if not models and key == "models":
-                return [], f"is an app without models to dump: remove {label!r}"
-            return models, None
-        if not all(parts):
-            return [], "is not a label: write 'app_label' or 'app_label.ModelName'"
-        if len(parts) > 2:  # looks like a dotted app name
-            return [], self.unknown_app(label)
-        config = self.app(parts[0])
-        if config is None:
-            if label in self.by_name:
-                return [], self.unknown_app(label)
-            return [], f"names the app {parts[0]!r}, which " + self.unknown_app(
-                parts[0]
-            )
-        try:
-            model = config.get_model(parts[1])
-        except LookupError:
-            names = [m.__name__ for m in _dumpable_models(config)]
-            close = difflib.get_close_matches(parts[1], names, n=1)
-            if not close:
-                lowered = {name.lower(): name for name in names}
-                close = [
-                    lowered[c]
-                    for c in difflib.get_close_matches(parts[1].lower(), lowered, n=1)
-                ]
-            fix = (
-                f"did you mean '{config.label}.{close[0]}'?"
-                if close
-                else "its models are " + ", ".join(names or ["(none)"])
-            )
-            return [], f"is not a model of the app {config.label!r}: {fix}"
-        meta = model._meta
-        verb = "name" if key == "models" else "exclude"
-        if meta.auto_created:
-            owner = meta.auto_created._meta
-            field = next(
-                (
-                    f.name
-                    for f in owner.local_many_to_many
-                    if f.remote_field.through is model
-                ),
-                "?",
-            )
-            return [], (
-                f"is the automatic table of the many-to-many field "
-                f"{owner.label}.{field}, whose rows travel with {owner.label!r}: "
-                f"{verb} {owner.label!r} instead"
-            )
-        if meta.swapped:
-            return (
-                [],
-                f"is swapped for {meta.swapped!r}: {verb} {meta.swapped!r} instead",
-            )
-        if meta.proxy:
-            concrete = meta.concrete_model._meta.label
-            return [], (
-                f"is a proxy model, without rows of its own (dumpdata skips it too): "
-                f"{verb} its concrete model {concrete!r} instead"
-            )
-        return [model], None
-
-
 def _as_list(value: Any) -> list:
     if value is None:
         return []
@@ -430,7 +305,7 @@ def _analyse(raw: Any, default_format: Any) -> tuple[list[str], list[Definition]
         problems, _, _ = _schema_problems(raw)
         return problems, []
     problems, broken, bad_keys = _schema_problems(raw)
-    registry = _Registry()
+    registry = Registry()
     drafts: list[_Draft] = []
     seen_names: dict[str, int] = {}
     for index, item in enumerate(raw):
@@ -461,7 +336,7 @@ def _unique(problems: list[str]) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
-def _resolve_draft(draft: _Draft, registry: _Registry, bad: set[str]) -> list[str]:
+def _resolve_draft(draft: _Draft, registry: Registry, bad: set[str]) -> list[str]:
     """Resolve the labels of one definition; fill ``selected`` and ``excluded``."""
     problems = []
     options, who = draft.options, draft.who
@@ -606,7 +481,7 @@ def _cross_problems(drafts: list[_Draft]) -> list[str]:
     return problems
 
 
-def _build(drafts: list[_Draft], registry: _Registry) -> list[Definition]:
+def _build(drafts: list[_Draft], registry: Registry) -> list[Definition]:
     """Compute the drains, order the models and make the Definitions."""
     claimed: set[type[Model]] = set()
     withheld: set[type[Model]] = set()
@@ -665,6 +540,16 @@ def definition_problems(raw: Any = None, *, default_format: Any = None) -> list[
     return _analyse(raw, fmt)[0]
 
 
+def analyse_definitions(
+    raw: Any, default_format: Any
+) -> tuple[list[str], list[Definition]]:
+    """``(problems, definitions)`` of ``raw``: the definitions when there is no problem.
+
+    For callers that need both, so that the definitions are analysed once.
+    """
+    return _analyse(raw, default_format)
+
+
 def load_definitions(raw: Any = None) -> list[Definition]:
     """Validate and resolve the definitions ``raw`` (default ``DISKETTE_APPS``).
 
@@ -675,62 +560,4 @@ def load_definitions(raw: Any = None) -> list[Definition]:
     problems, definitions = _analyse(raw, conf.dump_format)
     if problems:
         raise DefinitionError(problems)
-    return definitions
-
-
-def _find_apps(
-    names: Iterable[str], option: str, registry: _Registry, problems: list[str]
-) -> list[AppConfig]:
-    found = []
-    for name in names:
-        config = registry.by_name.get(name) or registry.app(name)
-        if config is None:
-            problems.append(f"{option} {name!r} {registry.unknown_app(name)}")
-        else:
-            found.append(config)
-    return found
-
-
-def generate_definitions(
-    apps: Iterable[str] | None = None,
-    excludes: Iterable[str] | None = None,
-    drain: bool = False,
-) -> list[list]:
-    """Definitions for every installed app that has models, in ``INSTALLED_APPS`` order.
-
-    ``apps`` restricts them to some apps and ``excludes`` leaves apps out (app
-    labels or dotted app names; unknown ones raise ConfigurationError). With
-    ``drain``, a last definition drains the models of every app not listed,
-    except the excluded apps: they are dumped nowhere.
-    """
-    registry = _Registry()
-    problems: list[str] = []
-    chosen = _find_apps(apps or [], "--app", registry, problems)
-    left_out = _find_apps(excludes or [], "--exclude", registry, problems)
-    problems.extend(
-        f"--app {config.label!r} has no models to dump: leave it out"
-        for config in chosen
-        if not _dumpable_models(config)
-    )
-    if problems:
-        raise ConfigurationError("; ".join(problems))
-    definitions: list[list] = []
-    for config in registry.configs:
-        models = _dumpable_models(config)
-        if not models or config in left_out or (chosen and config not in chosen):
-            continue
-        options = {
-            "comments": str(config.verbose_name),
-            "natural_foreign": True,
-            "models": [model._meta.label for model in models],
-        }
-        definitions.append([config.name, options])
-    if drain:
-        options: dict[str, Any] = {"is_drain": True, "natural_foreign": True}
-        labels = [
-            c.label for c in registry.configs if c in left_out and _dumpable_models(c)
-        ]
-        if labels:
-            options["excludes"] = labels
-        definitions.append([DRAIN_NAME, options])
     return definitions

@@ -3,6 +3,10 @@
 Each definition's fixture is serialized from the same querysets ``dumpdata``
 builds (same model order, same ordering by primary key, same managers, same
 options), streamed to a file, counting the objects of every model on the way.
+Two differences keep the data exact where ``dumpdata`` loses it: rows are read
+as instances of their own model, never downcast (:mod:`diskette.managers`, which
+also warns about rows a default manager hides), and ``json`` keeps microseconds
+(:mod:`diskette.encoder`).
 
 Three things make it fast without changing the output: objects are read in
 chunks; what the serializer would query per object (natural foreign keys, M2M
@@ -38,8 +42,10 @@ from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 
 from diskette.definitions import Definition
 from diskette.exceptions import DumpError
+from diskette.managers import check_classes, hidden_rows
+from diskette.managers import dump_queryset as manager_queryset
 from diskette.owner import private_file
-from diskette.prefetch import ForeignKeys, ManyValues, RelatedLoader
+from diskette.prefetch import ForeignKeys, ManyValues, RelatedLoader, plain_instances
 from diskette.reporter import Reporter
 from diskette.serializer import RowChunk, RowPlan, get_serializer, is_fast, row_plan
 
@@ -57,6 +63,8 @@ class FixtureResult:
     path: Path
     models: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    #: What the user should know (also given to the reporter), one line each.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def objects(self) -> int:
@@ -105,11 +113,11 @@ CHUNK_SIZE = 2000
 
 
 def dump_queryset(definition: Definition, model, using: str = DEFAULT_DB_ALIAS):
-    """The queryset ``dumpdata`` serializes for ``model``."""
-    manager = (
-        model._base_manager if definition.use_base_manager else model._default_manager
-    )
-    return manager.using(using).order_by(model._meta.pk.name)
+    """The queryset ``dumpdata`` serializes for ``model``, never downcasting.
+
+    See :mod:`diskette.managers`.
+    """
+    return manager_queryset(model, using, use_base_manager=definition.use_base_manager)
 
 
 def _objects(
@@ -156,8 +164,12 @@ def _objects(
             natural_primary=definition.natural_primary,
             as_queryset=as_queryset,
         )
+        # Code that runs when an instance is built may change its class.
+        checked = not plain_instances(model)
         with closing(loader.chunks(queryset, CHUNK_SIZE)) as chunks:
             for chunk in chunks:
+                if checked:
+                    check_classes(definition.name, model, chunk)
                 for obj in chunk:
                     counts[label] += 1
                     total += 1
@@ -328,6 +340,11 @@ def write_fixture(
             ) from error
         finally:
             reporter.done()
+    if not definition.use_base_manager:
+        models = dumped_models(definition, using)
+        for warning in hidden_rows(definition.name, models, using, result.models):
+            result.warnings.append(warning)
+            reporter.warning(warning)
     result.seconds = time.monotonic() - started
     return result
 

@@ -1,30 +1,33 @@
 """Fixture files → deserialized objects, streamed, in flat memory.
 
 The raw objects come from the bounded readers of :mod:`diskette.readers`
-(``json``, ``jsonl``; ``xml`` and ``yaml`` through Django's deserializers).
-Objects are built as Django's python deserializer builds them, except that
-natural foreign keys go through a bounded cache in front of
-``get_by_natural_key`` (one query per distinct key instead of one per value).
+(``json``, ``jsonl``; ``xml`` and ``yaml`` through :mod:`diskette.formats`).
+Objects are built as Django's deserializers build them, except that natural
+foreign keys go through a bounded cache in front of ``get_by_natural_key``
+(:class:`diskette.natural_keys.NaturalKeyCache`: one query per distinct key
+instead of one per value, none for the objects the load wrote).
 """
 
 from __future__ import annotations
 
-import pickle
-import sqlite3
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from typing import Any, BinaryIO
 
 from django.apps import apps
 from django.core import serializers
-from django.core.exceptions import ObjectDoesNotExist
 from django.core.serializers import base
-from django.db import connections, models
+from django.db import models
 from django.db.models import signals
-from django.db.models.manager import BaseManager
 
+from diskette.exceptions import DisketteError
+from diskette.formats import CachedXmlDeserializer, load_yaml
 from diskette.manifest import count_objects
+from diskette.natural_keys import (  # noqa: F401 - the cache's former home
+    NATURAL_KEY_CACHE_SIZE,
+    NaturalKeyCache,
+    _Spill,
+)
 from diskette.readers import (  # noqa: F401 - the readers' former home
     READ_SIZE,
     FixtureLimitError,
@@ -33,400 +36,6 @@ from diskette.readers import (  # noqa: F401 - the readers' former home
     read_json_lines,
     read_objects,
 )
-
-#: Natural keys kept in memory per load (least recently used ones go to a
-#: temporary file). An entry costs about 0.8 kB of RSS and a few objects that
-#: every full garbage collection walks: at 50,000 entries a big load used 25 MB
-#: more memory and 60 % more collection time than at 20,000, for a hit rate the
-#: temporary file mostly makes up.
-NATURAL_KEY_CACHE_SIZE = 20_000
-
-
-class _QueryBlocked(Exception):
-    """A natural_key() that needs a query: its model's keys are not remembered."""
-
-
-class _Remembered:
-    """A primary key learnt from a loaded object, not yet from a lookup."""
-
-    __slots__ = ("pk",)
-
-    def __init__(self, pk: Any):
-        self.pk = pk
-
-
-def _block(execute, sql, params, many, context):
-    raise _QueryBlocked
-
-
-class _Spill:
-    """Remembered natural keys pushed out of memory: a private SQLite file that
-    keeps a few pages in memory, so that memory stays flat at any size.
-
-    Models are numbered; keys of strings are joined, other keys pickled; integer
-    and string primary keys are stored as they are (anything else pickled), in a
-    table clustered on its key.
-    """
-
-    def __init__(self):
-        self.rows = 0
-        self._db: sqlite3.Connection | None = None
-        self._models: dict[str, int] = {}
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._db is None:
-            self._db = sqlite3.connect("")  # a temporary file, gone on close
-            self._db.execute(
-                "CREATE TABLE k (model INTEGER, key BLOB, pk, PRIMARY KEY (model, key))"
-                " WITHOUT ROWID"
-            )
-            self._db.execute("CREATE UNIQUE INDEX k_pk ON k (model, pk)")
-        return self._db
-
-    def _model(self, model: str) -> int:
-        try:
-            return self._models[model]
-        except KeyError:
-            number = self._models[model] = len(self._models)
-            return number
-
-    def put(self, model: str, key: tuple, pk: Any) -> None:
-        # REPLACE also drops the row of the same pk under another key.
-        self._connection().execute(
-            "INSERT OR REPLACE INTO k VALUES (?, ?, ?)",
-            (self._model(model), _key_value(key), _pk_value(pk)),
-        )
-        self.rows += 1
-
-    def pk(self, model: str, key: tuple) -> Any:
-        if not self.rows:
-            return None
-        row = (
-            self._connection()
-            .execute(
-                "SELECT pk FROM k WHERE model = ? AND key = ?",
-                (self._model(model), _key_value(key)),
-            )
-            .fetchone()
-        )
-        if row is None:
-            return None
-        value = row[0]
-        return pickle.loads(value) if type(value) is bytes else value  # noqa: S301 - ours
-
-    def key(self, model: str, pk: Any) -> tuple | None:
-        if not self.rows:
-            return None
-        row = (
-            self._connection()
-            .execute(
-                "SELECT key FROM k WHERE model = ? AND pk = ?",
-                (self._model(model), _pk_value(pk)),
-            )
-            .fetchone()
-        )
-        if row is None:
-            return None
-        value = row[0]
-        if type(value) is str:
-            return tuple(value.split(_SEPARATOR))
-        return pickle.loads(value)  # noqa: S301 - ours
-
-    def forget(self, model: str) -> None:
-        if self.rows:
-            self._connection().execute(
-                "DELETE FROM k WHERE model = ?", (self._model(model),)
-            )
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        self.rows = 0
-        self._models.clear()
-
-
-_SEPARATOR = "\x00"
-
-
-def _key_value(key: tuple) -> Any:
-    """A natural key as the spill stores it: strings joined by NUL when none
-    holds one (a str, the most common case, cheap), anything else pickled (a
-    blob, never equal to a str)."""
-    if key and all(type(part) is str and _SEPARATOR not in part for part in key):
-        return _SEPARATOR.join(key)
-    return _dumps(key)
-
-
-def _pk_value(pk: Any) -> Any:
-    """A primary key as the spill stores it: an int or a str as it is (SQLite
-    gives back the same value), anything else pickled."""
-    if type(pk) is str or (type(pk) is int and -(2**63) <= pk < 2**63):
-        return pk
-    return _dumps(pk)
-
-
-def _dumps(value: Any) -> bytes:
-    return pickle.dumps(value, protocol=4)
-
-
-class NaturalKeyCache:
-    """``get_by_natural_key`` results per model, the most recent ones kept.
-
-    Found objects are remembered, and so are the objects of this load
-    (:meth:`remember`), under their ``natural_key()``, so that a reference to
-    an object loaded earlier costs no query. Remembering is used only for models
-    whose default manager does not filter rows and whose ``natural_key()`` reads
-    no other row; its first answers per model are checked against a real
-    ``get_by_natural_key``, and a model whose answer differs is never guessed
-    again. A key missing now is not remembered: it may be loaded later (a
-    forward reference).
-    """
-
-    #: Remembered answers checked per model against get_by_natural_key.
-    CHECKS = 3
-
-    def __init__(self, using: str, size: int | None = None):
-        self.using = using
-        self.size = NATURAL_KEY_CACHE_SIZE if size is None else size
-        self.values: OrderedDict[tuple, Any] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-        #: Called with a model before a lookup in its table (a batched saver
-        #: writes its pending rows first).
-        self.before_lookup: Callable[[type[models.Model]], None] | None = None
-        self._rememberable: dict[type[models.Model], bool] = {}
-        self._checks: dict[type[models.Model], int] = {}
-        #: Models whose every row was written by this load and remembered: a
-        #: key they do not know is not in the table (yet).
-        self.complete: set[type[models.Model]] = set()
-        #: The remembered key of each (model, pk), to notice a row renamed.
-        self._keys: dict[tuple, tuple] = {}
-        self._spill = _Spill()
-        self._fk_plans: dict[models.Field, tuple] = {}
-        #: The highest integer primary key remembered per model.
-        self._highest: dict[type[models.Model], int] = {}
-
-    def rememberable(self, model: type[models.Model]) -> bool:
-        """Whether ``model``'s natural keys may be learnt from loaded objects."""
-        try:
-            return self._rememberable[model]
-        except KeyError:
-            pass
-        manager = model._default_manager
-        # A multi-table inheritance child loaded raw holds only its own fields:
-        # its natural_key() may read its parents' fields, which it does not have.
-        result = (
-            not model._meta.parents
-            and hasattr(manager, "get_by_natural_key")
-            and callable(getattr(model, "natural_key", None))
-            and type(manager).get_queryset is BaseManager.get_queryset
-        )
-        self._rememberable[model] = result
-        return result
-
-    def remember(self, obj: models.Model) -> None:
-        """Learn the natural key of an object this load writes."""
-        model = type(obj)
-        if obj.pk is None or not self.rememberable(model):
-            self.complete.discard(model)
-            return
-        wrappers = connections[self.using].execute_wrappers
-        # connection.execute_wrapper(_block), without a context manager's cost.
-        wrappers.append(_block)
-        try:
-            key = tuple(obj.natural_key())
-            cache_key = (model, None, key)
-            hash(cache_key)
-        except Exception:  # a query, or a key that cannot be a dict key
-            self._rememberable[model] = False
-            self.complete.discard(model)
-            return
-        finally:
-            wrappers.pop()
-        pk = obj.pk
-        new = self._new_pk(model, pk)  # tracked for every key remembered
-        previous = self._keys.get((model, pk))
-        if previous is None and self._spill.rows and not new:
-            spilled = self._spill.key(model._meta.label_lower, pk)
-            previous = None if spilled is None else (model, None, spilled)
-        if previous is not None and previous != cache_key:
-            # The same row under another natural key: the old key is stale.
-            self.distrust(model)
-            return
-        self._keys[(model, obj.pk)] = cache_key
-        self._store(cache_key, _Remembered(obj.pk))
-
-    def _new_pk(self, model: type[models.Model], pk: Any) -> bool:
-        """Whether ``pk`` is above every integer primary key remembered for
-        ``model`` (fixtures come in primary key order): then no spilled key
-        can be its old one."""
-        if type(pk) is not int:
-            return False
-        highest = self._highest.get(model)
-        if highest is None or pk > highest:
-            self._highest[model] = pk
-            return True
-        return False
-
-    def _store(self, cache_key: tuple, value: Any) -> None:
-        self.values[cache_key] = value
-        self.values.move_to_end(cache_key)
-        if len(self.values) > self.size:
-            (model, _attname, key), value = self.values.popitem(last=False)
-            if type(value) is _Remembered:
-                # Kept on disk: a complete model must know every key it wrote.
-                self._keys.pop((model, value.pk), None)
-                self._spill.put(model._meta.label_lower, key, value.pk)
-
-    def get(
-        self,
-        model: type[models.Model],
-        key: Any,
-        attname: str | None,
-        *,
-        guess_missing: bool = False,
-    ) -> Any:
-        """``getattr(get_by_natural_key(*key), attname)``, ``.pk`` when None.
-
-        With ``guess_missing``, a key that a complete model does not know raises
-        ``DoesNotExist`` without a query (a forward reference, deferred and then
-        looked up for real).
-        """
-        try:
-            cache_key = (model, attname, tuple(key))
-            value = self.values[cache_key]
-        except TypeError:  # an unhashable key: no cache
-            cache_key = None
-        except KeyError:
-            pass
-        else:
-            self.values.move_to_end(cache_key)
-            if type(value) is not _Remembered:
-                self.hits += 1
-                return value
-            if self._checks.get(model, 0) >= self.CHECKS:
-                self.hits += 1
-                return value.pk
-            return self._check(model, key, cache_key, value.pk)
-        if attname is None and cache_key is not None and self._spill.rows:
-            pk = self._spill.pk(model._meta.label_lower, cache_key[2])
-            if pk is not None:
-                if self._checks.get(model, 0) >= self.CHECKS:
-                    self.hits += 1
-                    return pk
-                return self._check(model, key, cache_key, pk)
-        self.misses += 1
-        if guess_missing and attname is None and model in self.complete:
-            raise model.DoesNotExist(f"{model._meta.label} {key!r} is not loaded yet")
-        if self.before_lookup is not None and not (
-            attname is None and self._rememberable.get(model)
-        ):
-            # Every written object of a rememberable model is known: a key that
-            # is not is not in a pending batch either.
-            self.before_lookup(model)
-        value = self._lookup(model, key, attname)
-        if cache_key is not None:
-            self._store(cache_key, value)
-        return value
-
-    def _lookup(self, model: type[models.Model], key: Any, attname: str | None) -> Any:
-        obj = model._default_manager.db_manager(self.using).get_by_natural_key(*key)
-        return obj.pk if attname is None else getattr(obj, attname)
-
-    def _check(self, model, key, cache_key, guess) -> Any:
-        """Compare a remembered answer with the real lookup; stop guessing for
-        ``model`` if they differ."""
-        if self.before_lookup is not None:
-            self.before_lookup(model)
-        try:
-            value = self._lookup(model, key, None)
-        except Exception:
-            self.distrust(model)
-            raise
-        if value != guess:
-            self.distrust(model)
-            self._store(cache_key, value)
-        else:
-            self._checks[model] = self._checks.get(model, 0) + 1
-            self._store(cache_key, _Remembered(value))
-        return value
-
-    def distrust(self, model: type[models.Model]) -> None:
-        """Forget what was learnt from ``model``'s objects; look it up for real."""
-        self._rememberable[model] = False
-        self.complete.discard(model)
-        for cache_key in [
-            k
-            for k, v in self.values.items()
-            if k[0] is model and type(v) is _Remembered
-        ]:
-            del self.values[cache_key]
-        for pair in [pair for pair in self._keys if pair[0] is model]:
-            del self._keys[pair]
-        self._spill.forget(model._meta.label_lower)
-
-    def clear(self) -> None:
-        self.values.clear()
-        self._keys.clear()
-        self._highest.clear()
-        self._spill.close()
-
-    def fk_value(self, field: models.Field, value: Any, defer: bool = False) -> Any:
-        """``base.deserialize_fk_value`` through the cache; a missing natural key
-        gives ``DEFER_FIELD`` when ``defer``, else raises."""
-        if value is None:
-            return None
-        try:
-            model, natural, attname, to_python = self._fk_plans[field]
-        except KeyError:
-            model, natural, attname, to_python = self._fk_plan(field)
-        if natural and hasattr(value, "__iter__") and not isinstance(value, str):
-            try:
-                return self.get(model, value, attname, guess_missing=defer)
-            except ObjectDoesNotExist:
-                if defer:
-                    return base.DEFER_FIELD
-                raise
-        return to_python(value)
-
-    def _fk_plan(self, field: models.Field) -> tuple:
-        """(target model, whether it has natural keys, the attname a natural
-        key gives or None for the primary key, the target field's to_python)
-        of a foreign key, worked out once."""
-        model = field.remote_field.model
-        field_name = field.remote_field.field_name
-        pk = model._meta.pk
-        plan = self._fk_plans[field] = (
-            model,
-            hasattr(model._default_manager, "get_by_natural_key"),
-            None if pk.remote_field or field_name == pk.name else field_name,
-            model._meta.get_field(field_name).to_python,
-        )
-        return plan
-
-    def m2m_values(self, field: models.Field, value: Any, defer: bool = False) -> Any:
-        """``base.deserialize_m2m_values`` through the cache."""
-        model = field.remote_field.model
-        natural = hasattr(model._default_manager, "get_by_natural_key")
-        to_python = model._meta.pk.to_python
-        try:
-            items = iter(value)
-        except TypeError as error:
-            raise base.M2MDeserializationError(error, value) from error
-        values = []
-        pk = None
-        try:
-            for pk in items:
-                if natural and hasattr(pk, "__iter__") and not isinstance(pk, str):
-                    values.append(self.get(model, pk, None, guess_missing=defer))
-                else:
-                    values.append(to_python(pk))
-        except Exception as error:
-            if isinstance(error, ObjectDoesNotExist) and defer:
-                return base.DEFER_FIELD
-            raise base.M2MDeserializationError(error, pk) from error
-        return values
 
 
 class _ModelPlan:
@@ -446,6 +55,11 @@ class _ModelPlan:
             if any(getattr(f, "generated", False) for f in meta.concrete_fields)
             else [(f.attname, f.get_default) for f in meta.concrete_fields]
         )
+        #: Whether an object without a primary key is looked up by its natural
+        #: key (``build_instance``).
+        self.natural_pk = hasattr(
+            meta.default_manager, "get_by_natural_key"
+        ) and hasattr(model, "natural_key")
 
     def build(self, data: dict, using: str) -> models.Model:
         """``base.build_instance(model, data, using)``: the model's positional
@@ -514,7 +128,7 @@ class Deserializer:
         for raw in self.objects:
             try:
                 item = self._build(raw)
-            except (GeneratorExit, base.DeserializationError):
+            except (GeneratorExit, base.DeserializationError, DisketteError):
                 raise
             except Exception as error:
                 raise base.DeserializationError(str(error)) from error
@@ -569,6 +183,8 @@ class Deserializer:
             elif kind is _M2M:
                 try:
                     values = self.cache.m2m_values(field, value, defer=True)
+                except DisketteError:
+                    raise
                 except base.M2MDeserializationError as error:
                     raise base.DeserializationError.WithData(
                         error.original_exc, raw["model"], raw.get("pk"), error.pk
@@ -580,6 +196,8 @@ class Deserializer:
             else:
                 try:
                     converted = self.cache.fk_value(field, value, defer=True)
+                except DisketteError:
+                    raise
                 except Exception as error:
                     raise base.DeserializationError.WithData(
                         error, raw["model"], raw.get("pk"), value
@@ -588,6 +206,14 @@ class Deserializer:
                     deferred[field] = value
                 else:
                     data[field.attname] = converted
+        if (
+            plan.natural_pk
+            and data.get(plan.pk.attname) is None
+            and self.cache.before_lookup is not None
+        ):
+            # build_instance looks the object up by its natural key: rows
+            # waiting in a batch must be in the table first.
+            self.cache.before_lookup(plan.model)
         instance = plan.build(data, self.using)
         return base.DeserializedObject(instance, m2m_data, deferred)
 
@@ -606,19 +232,21 @@ def deserialize(
     ``json``/``jsonl`` stream; with a ``cache`` they are built by
     :class:`Deserializer`, without one by Django's own python deserializer; with
     ``counts``, their raw objects are counted per model into it as they are read
-    (:func:`diskette.manifest.count_objects`). Other formats go to Django's
-    deserializer for that format.
+    (:func:`diskette.manifest.count_objects`). ``xml`` and ``yaml`` go to
+    Django's deserializer for that format, natural keys through the ``cache``
+    when there is one (:mod:`diskette.formats`).
     """
     raw = read_objects(stream, format)
     if raw is not None and counts is not None:
         raw = count_objects(raw, counts)
     if raw is None:
+        options = {"using": using, "ignorenonexistent": ignorenonexistent}
         return deserialize_other(
             stream,
             format,
-            using=using,
-            ignorenonexistent=ignorenonexistent,
+            deserializer=None if cache is None else _cached(format, cache, options),
             handle_forward_references=True,
+            **options,
         )
     if cache is None:
         return _wrap_errors(
@@ -633,6 +261,15 @@ def deserialize(
     return Deserializer(
         raw, using=using, ignorenonexistent=ignorenonexistent, cache=cache
     )
+
+
+def _cached(format: str, cache: NaturalKeyCache, options: dict):  # noqa: A002
+    """The deserializer of an ``xml`` or ``yaml`` stream through ``cache``."""
+    if format == "xml":
+        return lambda stream: CachedXmlDeserializer(
+            stream, cache=cache, handle_forward_references=True, **options
+        )
+    return lambda stream: Deserializer(load_yaml(stream), cache=cache, **options)
 
 
 def _wrap_errors(

@@ -85,6 +85,10 @@ class Manifest:
     migrations: dict[str, list[str]] = field(default_factory=dict)
     members: dict[str, str] = field(default_factory=dict)
     environment: tuple[str, ...] = ()
+    #: The source's content types as ``(id, app_label, model)``.
+    content_types: tuple[tuple[int, str, str], ...] = ()
+    #: The source's permissions as ``(id, app_label, model, codename)``.
+    permissions: tuple[tuple[int, str, str, str], ...] = ()
 
     @property
     def is_legacy(self) -> bool:
@@ -130,6 +134,8 @@ class Manifest:
                 for item in self.storages
             ],
             "members": dict(self.members),
+            "content_types": [list(row) for row in self.content_types],
+            "permissions": [list(row) for row in self.permissions],
         }
         return payload
 
@@ -210,6 +216,8 @@ class Manifest:
             migrations={k: list(v) for k, v in extra["migrations"].items()},
             members=dict(extra["members"]),
             environment=tuple(extra.get("environment", ())),
+            content_types=tuple(tuple(row) for row in extra.get("content_types", ())),
+            permissions=tuple(tuple(row) for row in extra.get("permissions", ())),
         )
 
     @classmethod

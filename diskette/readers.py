@@ -13,11 +13,13 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 from django.core import serializers
 from django.core.serializers import base
+
+from diskette.exceptions import DisketteError
 
 #: Characters decoded per read; the buffer holds this plus one object at most.
 READ_SIZE = 1024 * 1024
@@ -325,20 +327,29 @@ def deserialize_other(
     format: str,  # noqa: A002
     *,
     max_object_size: int | None = None,
+    deserializer: Callable[[BinaryIO], Iterable[base.DeserializedObject]] | None = None,
     **options: Any,
 ) -> Iterator[base.DeserializedObject]:
     """Django's deserializer for ``format`` (``xml``, ``yaml``), bounded.
 
-    Reading one object may not take more than ``max_object_size`` bytes of the
-    file (a ``yaml`` file is read whole, so the whole file); any error, deep
-    nesting included, comes out as one ``DeserializationError``.
+    ``deserializer`` (called with the bounded stream) stands in for Django's,
+    which gets ``options``. Reading one object may not take more than
+    ``max_object_size`` bytes of the file (a ``yaml`` file is read whole, so the
+    whole file); any error, deep nesting included, comes out as one
+    ``DeserializationError`` (a diskette error raised while objects are read, by
+    a saver writing the rows a lookup needs, passes as it is).
     """
     counting = _CountingStream(stream, _max_object_size(max_object_size), format)
     try:
-        for item in serializers.deserialize(format, counting, **options):
+        items = (
+            serializers.deserialize(format, counting, **options)
+            if deserializer is None
+            else deserializer(counting)
+        )
+        for item in items:
             counting.reset()
             yield item
-    except GeneratorExit:
+    except (GeneratorExit, DisketteError):
         raise
     except base.DeserializationError as error:
         if isinstance(error.__cause__, FixtureLimitError):  # wrapped by Django

@@ -1,4 +1,4 @@
-"""Django's JSON and JSON Lines serializers, made fast without changing one byte.
+"""Django's JSON and JSON Lines serializers, made fast and exact.
 
 Django's serializers write each object with ``json.dump``, which always runs the
 pure-Python encoder, and build a related-manager queryset for every M2M field of
@@ -15,13 +15,16 @@ converters applied, as for instances): each value goes through what
 by Django's own handlers. They are used privately by the dumper, only where the
 project did not replace the format in ``SERIALIZATION_MODULES``; any other
 format runs Django's serializer as it is.
+
+The output is Django's byte for byte, except that datetimes and times keep their
+microseconds (:mod:`diskette.encoder`), where Django's encoder cuts them to
+milliseconds; ``loaddata`` reads both.
 """
 
 from __future__ import annotations
 
 import datetime
 import inspect
-import json
 from base64 import b64encode
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +40,7 @@ from django.db.models.query import ModelIterable
 from django.db.models.query_utils import DeferredAttribute
 from django.utils.encoding import is_protected_type
 
+from diskette.encoder import exact_encoder
 from diskette.prefetch import M2M_ATTRIBUTE, plain_instances
 
 
@@ -203,11 +207,15 @@ class _FastLoop(_PrefetchedM2M):
             self.first = False
 
     def _dumps(self, data) -> str:
-        """``json.dumps(data, **self.json_kwargs)``, with one encoder for the file."""
+        """``json.dumps(data, **self.json_kwargs)``, with one encoder for the file.
+
+        Django's encoder is replaced by :class:`diskette.encoder.ExactJSONEncoder`,
+        which keeps the microseconds of datetimes and times.
+        """
         encoder = self.__dict__.get("_encoder")
         if encoder is None:
             kwargs = dict(self.json_kwargs)
-            cls = kwargs.pop("cls", None) or json.JSONEncoder
+            cls = exact_encoder(kwargs.pop("cls", None))
             encoder = self._encoder = cls(**kwargs)
         return encoder.encode(data)
 

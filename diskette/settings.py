@@ -9,6 +9,9 @@ for projects that followed the original diskette's advice and wrote
 #: Application definitions: a list of ``[name, options]`` (see the docs).
 DISKETTE_APPS = []
 
+#: Model labels ``diskette_apps`` leaves out, besides its built-in list of derived models.
+DISKETTE_DERIVED_MODELS = []
+
 #: Media directories to archive (absolute, or relative to the base path).
 DISKETTE_STORAGES = []
 

@@ -49,6 +49,7 @@ def site(tmp_path, settings):
     (media / "cache" / "thumb.bin").write_bytes(b"\0" * 50)
     (media / "empty").mkdir()
     (media / "photo.jpg").write_bytes(os.urandom(2000))
+    settings.MEDIA_ROOT = str(media)
     settings.DISKETTE_STORAGES = ["media"]
     settings.DISKETTE_STORAGES_BASEPATH = str(base)
     settings.DISKETTE_STORAGES_EXCLUDES = ["cache/*"]
@@ -484,3 +485,14 @@ def test_leftovers_in_a_storage_are_not_archived(seeded, site, definitions):
         definitions=definitions, destination=destination, filename="a.tar.gz"
     )
     assert not any("diskette-dump" in name for name in members_of(result.path))
+
+
+def test_a_dump_warns_of_file_fields_whose_files_it_leaves_out(
+    seeded, site, definitions, settings, tmp_path
+):
+    settings.MEDIA_ROOT = str(tmp_path / "elsewhere")
+    reporter = Warnings()
+    plan = api.plan_dump(definitions=definitions, reporter=reporter)
+    (warning,) = [line for line in reporter.warnings if "library.Book.cover" in line]
+    assert "no storage of the dump holds" in warning
+    assert warning in plan.warnings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from django.core.checks import Error, Warning, run_checks
+from django.core.checks import Warning, run_checks
 
 from diskette.checks import raise_for_settings, settings_problems
 from diskette.exceptions import ConfigurationError
@@ -26,13 +26,14 @@ def clean(settings, tmp_path):
     return settings
 
 
-def diskette_messages():
-    return [m for m in run_checks(tags=["diskette"]) if m.id.startswith("diskette.")]
+def diskette_messages(deploy: bool = False):
+    messages = run_checks(tags=["diskette"], include_deployment_checks=deploy)
+    return [m for m in messages if m.id.startswith("diskette.")]
 
 
-def only(check_id: str):
+def only(check_id: str, deploy: bool = False):
     """The diskette check messages, asserting they all have ``check_id``."""
-    messages = diskette_messages()
+    messages = diskette_messages(deploy)
     assert messages, "no check message"
     assert {m.id for m in messages} == {f"diskette.{check_id}"}, [
         (m.id, m.msg) for m in messages
@@ -52,10 +53,13 @@ def test_the_sandbox_settings_give_no_error():
     assert errors == []
 
 
-def test_e001_each_definition_problem_is_one_error(clean):
+def test_e001_each_definition_problem_is_one_message(clean):
     clean.DISKETTE_APPS = [["users", {"models": ["auth.Usr", "sitez"]}]]
     first, second = only("E001")
-    assert isinstance(first, Error)
+    # A warning for Django (makemigrations and migrate go on), an error for diskette.
+    assert isinstance(first, Warning) and not first.is_serious()
+    with pytest.raises(ConfigurationError, match="'auth.Usr' is not a model"):
+        raise_for_settings(["DISKETTE_APPS"])
     assert first.msg == (
         "DISKETTE_APPS: definition 'users': models 'auth.Usr' is not a model of the "
         "app 'auth': did you mean 'auth.User'?"
@@ -276,9 +280,10 @@ def test_e015_a_storage_that_is_a_file(clean, tmp_path):
     assert message.msg.endswith("is a file, not a directory")
 
 
-def test_w001_a_missing_storage_is_a_warning(clean, tmp_path):
+def test_w001_a_missing_storage_is_a_warning_only_where_a_dump_runs(clean, tmp_path):
     clean.DISKETTE_STORAGES = ["media", "later"]
-    (message,) = only("W001")
+    assert diskette_messages() == []  # the checks every command runs
+    (message,) = only("W001", deploy=True)
     assert isinstance(message, Warning)
     assert not message.is_serious()
     assert message.msg.startswith("DISKETTE_STORAGES: storage 'later' (")
@@ -405,6 +410,138 @@ def test_manage_py_check_is_clean_on_the_sandbox(sandbox_env):
     result = run_manage("check", env=sandbox_env)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    # The media directory does not exist yet in a fresh sandbox: W001 only.
+    # The media directory does not exist yet in a fresh sandbox: that is for
+    # the checks of where a dump runs (--deploy), not for every command.
+    assert "(diskette." not in result.stdout + result.stderr
+    result = run_manage("check", "--deploy", env=sandbox_env)
     lines = [line for line in result.stderr.splitlines() if "(diskette." in line]
     assert [line.split(")")[0] for line in lines] == ["?: (diskette.W001"]
+
+
+# ---- staying out of other commands' way ------------------------------------------
+
+
+def site_settings(tmp_path, sandbox_env, text: str) -> dict[str, str]:
+    """The environment of a sandbox site whose settings add ``text`` to the sandbox's."""
+    (tmp_path / "sitesettings.py").write_text(
+        "from sandbox.settings import *  # noqa: F403\n" + text
+    )
+    return dict(
+        sandbox_env,
+        DJANGO_SETTINGS_MODULE="sitesettings",
+        PYTHONPATH=f"{REPO_ROOT}:{tmp_path}",
+    )
+
+
+STALE = (
+    "DISKETTE_APPS = [\n"
+    "    ['images', {'models': ['wagtailimages.Rendition']}],\n"
+    "    ['books', {'models': ['library.Book']}],\n"
+    "]\n"
+)
+
+
+def test_a_stale_label_does_not_stop_makemigrations_or_migrate(sandbox_env, tmp_path):
+    env = site_settings(tmp_path, sandbox_env, STALE)
+    result = run_manage("makemigrations", "--check", "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    stale = "DISKETTE_APPS: definition 'images': models 'wagtailimages.Rendition'"
+    assert f"?: (diskette.E001) {stale}" in result.stderr
+    result = run_manage("migrate", "--no-input", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Applying auth.0001_initial... OK" in result.stdout
+    # The fresh target has no media directory yet: migrate says nothing of it.
+    assert "diskette.W001" not in result.stdout + result.stderr
+    # diskette's own dump still refuses, with the problem and its fix.
+    for args in (["diskette_dump", "--check"], ["diskette_dump"]):
+        result = run_manage(*args, env=env)
+        assert result.returncode == 3, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith(f"CommandError: {stale} names the app 'wagtailimages'")
+    assert not (tmp_path / "sandbox-var" / "dumps").exists()
+
+
+# ---- DISKETTE_DERIVED_MODELS -------------------------------------------------------
+
+
+def test_e016_derived_models_must_be_a_list_of_model_labels(clean):
+    clean.DISKETTE_DERIVED_MODELS = "library.Note"
+    (message,) = only("E016")
+    assert message.msg == (
+        "DISKETTE_DERIVED_MODELS is 'library.Note' (a str), not a list of model labels"
+    )
+    assert isinstance(message, Warning)  # only diskette_apps reads it
+    clean.DISKETTE_DERIVED_MODELS = ["library", "a.b.c", 3, "library.PublishedBook"]
+    texts = [m.msg for m in only("E016")]
+    assert texts == [
+        "DISKETTE_DERIVED_MODELS: 'library' is an app label, not a model label: list "
+        "its models, such as 'library.Publisher'",
+        "DISKETTE_DERIVED_MODELS: 'a.b.c' is not a model label: write "
+        "'app_label.ModelName'",
+        "DISKETTE_DERIVED_MODELS: 3 is an int, not a model label: write "
+        "'app_label.ModelName'",
+        "DISKETTE_DERIVED_MODELS: 'library.PublishedBook' is a proxy model, without "
+        "rows of its own (dumpdata skips it too): exclude its concrete model "
+        "'library.Book' instead",
+    ]
+    with pytest.raises(ConfigurationError, match="DISKETTE_DERIVED_MODELS: 'library'"):
+        raise_for_settings()
+
+
+def test_w004_a_derived_model_that_is_not_installed(clean):
+    clean.DISKETTE_DERIVED_MODELS = ["library.Note", "library.Nte", "gone.Thing"]
+    first, second = only("W004")
+    assert first.msg == (
+        "DISKETTE_DERIVED_MODELS: 'library.Nte' is not a model of the app 'library': "
+        "did you mean 'library.Note'?"
+    )
+    assert second.msg.startswith("DISKETTE_DERIVED_MODELS: 'gone.Thing' names the app")
+    raise_for_settings()  # a removed app stops nothing
+
+
+# ---- W005: file fields whose files no storage holds --------------------------------
+
+
+BOOKS = [["books", {"models": ["library.Book", "library.EBook"]}]]
+
+
+def test_w005_file_fields_outside_every_storage(clean, tmp_path):
+    media = tmp_path / "base" / "media"
+    clean.MEDIA_ROOT = str(tmp_path / "base" / "uploads")
+    clean.DISKETTE_APPS = BOOKS
+    assert diskette_messages() == []  # only where a dump runs
+    (message,) = only("W005", deploy=True)
+    assert isinstance(message, Warning)
+    covers = tmp_path / "base" / "uploads" / "covers"
+    assert message.msg == (
+        f"DISKETTE_STORAGES: library.Book.cover stores its files in {str(covers)!r}, "
+        "which no storage of the dump holds, so the archive would have the rows "
+        "without the files"
+    )
+    assert "DISKETTE_STORAGES" in message.hint
+    clean.DISKETTE_STORAGES = []
+    assert [m.id for m in diskette_messages(deploy=True)] == ["diskette.W005"]
+    # Any storage that holds the directory, or that the directory holds, will do.
+    for storage in ("uploads", "uploads/covers", "uploads/covers/2024"):
+        (tmp_path / "base" / storage).mkdir(parents=True, exist_ok=True)
+        clean.DISKETTE_STORAGES = [media, storage]
+        assert diskette_messages(deploy=True) == [], storage
+
+
+def test_w005_is_silent_for_the_sandbox_and_for_models_not_dumped(clean, tmp_path):
+    clean.MEDIA_ROOT = str(tmp_path / "base" / "media")
+    clean.DISKETTE_APPS = BOOKS
+    assert diskette_messages(deploy=True) == []
+    clean.MEDIA_ROOT = str(tmp_path / "elsewhere")
+    clean.DISKETTE_APPS = [["authors", {"models": ["library.Author"]}]]
+    assert diskette_messages(deploy=True) == []
+
+
+def test_w005_in_manage_py_check_deploy(sandbox_env, tmp_path):
+    env = site_settings(tmp_path, sandbox_env, "DISKETTE_STORAGES = []\n")
+    result = run_manage("check", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "diskette." not in result.stderr
+    result = run_manage("check", "--deploy", env=env)
+    (line,) = [line for line in result.stderr.splitlines() if "(diskette." in line]
+    assert line.startswith("?: (diskette.W005) DISKETTE_STORAGES: library.Book.cover")

@@ -178,6 +178,16 @@ def test_an_unknown_app_in_a_model_label_is_reported():
     )
 
 
+def test_a_misspelt_app_in_a_model_label_suggests_the_model_label():
+    raw = [["x", {"models": ["librari.Book"], "excludes": ["autj.User"]}]]
+    assert problems_of(raw) == [
+        "definition 'x': models 'librari.Book' is not an installed model: did you "
+        "mean 'library.Book'?",
+        "definition 'x': excludes 'autj.User' is not an installed model: did you "
+        "mean 'auth.User'?",
+    ]
+
+
 def test_a_bare_model_name_suggests_the_model_label():
     (problem,) = problems_of([["x", {"models": ["user"]}]])
     assert problem == (

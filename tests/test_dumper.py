@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 
@@ -639,3 +640,46 @@ def test_dangling_natural_foreign_key_is_a_dump_error(tmp_path, seeded):
                 "UPDATE library_review SET reviewer_id = %s WHERE id = %s",
                 [review.reviewer_id, review.pk],
             )
+
+
+# ---- microseconds: the one difference from dumpdata ------------------------------
+
+#: A time with six digits of fraction, as we write it where Django would cut.
+_MICROSECONDS = re.compile(rb"(\d{2}:\d{2}:\d{2}\.\d{3})(\d{3})(?!\d)")
+
+
+@pytest.mark.django_db(databases=["default", "postgres"])
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "xml", "yaml"])
+@pytest.mark.parametrize("indent", [None, 2])
+def test_fixture_differs_from_dumpdata_only_by_kept_microseconds(
+    tmp_path, monkeypatch, db_alias, fmt, indent
+):
+    """json and jsonl keep the six digits Django cuts; nothing else changes."""
+    from sandbox.library import seeding
+
+    monkeypatch.setattr(seeding, "TIME_RESOLUTION_US", 1)
+    seed_database(40, using=db_alias)
+    chosen = ["auth.Group", "auth.User", *labels("library")]
+    item = definition("all", chosen, fmt, natural_foreign=True)
+    path = tmp_path / f"all.{fmt}"
+    write_fixture(item, path, using=db_alias, indent=indent)
+    indent_flags = () if indent is None else (f"--indent={indent}",)
+    expected = dumpdata(
+        tmp_path,
+        chosen,
+        "--natural-foreign",
+        f"--format={fmt}",
+        *indent_flags,
+        using=db_alias,
+    )
+    ours = path.read_bytes()
+    if fmt in ("xml", "yaml"):
+        assert ours == expected, "Django's own serializers keep microseconds"
+        assert _MICROSECONDS.search(ours)
+        return
+    kept = [match.group(2) for match in _MICROSECONDS.finditer(ours)]
+    assert len(kept) > 10, "the seeded datetimes have microseconds"
+    assert b"000" not in kept, "whole milliseconds are written as Django writes them"
+    assert not _MICROSECONDS.search(expected), "dumpdata cuts them"
+    assert ours != expected
+    assert _MICROSECONDS.sub(rb"\1", ours) == expected

@@ -114,6 +114,52 @@ def test_cache_looks_each_natural_key_up_once():
     assert (cache.misses, cache.hits) == (2, 18)
 
 
+def _in_format(fmt: str, count: int) -> bytes:
+    """``_reviews(count)`` as Django's serializer writes it in ``fmt``."""
+    from django.core import serializers
+
+    objects = [item.object for item in serializers.deserialize("json", _reviews(count))]
+    return serializers.serialize(fmt, objects, use_natural_foreign_keys=True).encode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fmt", ["xml", "yaml"])
+def test_xml_and_yaml_natural_keys_go_through_the_cache(fmt):
+    """One query per distinct key, and a key missing now is deferred (a forward
+    reference), as for json."""
+    Author.objects.create(pk=1, first_name="Mentor", last_name="One")
+    Author.objects.create(pk=2, first_name="Mentor", last_name="Two")
+    data = _in_format(fmt, 20)
+    Author.objects.filter(pk=1).delete()
+    cache = NaturalKeyCache("default")
+    with CaptureQueriesContext(connection) as queries:
+        items = list(deserialize(io.BytesIO(data), fmt, using="default", cache=cache))
+    assert [item.object.mentor_id for item in items] == [2, None] * 10
+    assert [len(item.deferred_fields) for item in items] == [0, 1] * 10
+    assert len(queries) == 1 + 10  # a key found is asked once, a missing one each time
+    assert cache.hits == 9
+
+
+@pytest.mark.django_db
+def test_a_natural_primary_key_finds_rows_waiting_in_a_batch():
+    """build_instance looks an object without a primary key up by its natural
+    key: the rows a saver holds back are written first."""
+    Author.objects.create(pk=7, first_name="Mentor", last_name="One")
+    flushed = []
+    cache = NaturalKeyCache("default")
+    cache.before_lookup = flushed.append
+    raw = [
+        {
+            "model": "library.author",
+            "fields": {"first_name": "Mentor", "last_name": "One", "bio": "x"},
+        }
+    ]
+    (item,) = deserialize(
+        io.BytesIO(json.dumps(raw).encode()), "json", using="default", cache=cache
+    )
+    assert flushed == [Author] and item.object.pk == 7
+
+
 @pytest.mark.django_db
 def test_without_a_cache_django_deserializes():
     """The exact path: Django's own deserializer, one lookup per value."""

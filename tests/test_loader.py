@@ -226,7 +226,10 @@ def test_foreign_key_violation_names_the_data_file(tmp_path):
     )
     with pytest.raises(IntegrityLoadError, match="books.json") as caught:
         load_fixtures([ok, bad])
-    assert "library_author" in str(caught.value)
+    assert (
+        "library.Author(pk=5) refers by its field 'mentor' to library.Author(pk=999)"
+        in str(caught.value)
+    )
     assert not Site.objects.filter(pk=15).exists()
     assert not Publisher.objects.exists()
 
@@ -658,9 +661,9 @@ def test_forward_references_finished_in_batches_as_loaddata(
 ):
     """Forward references finished by batched UPDATEs give loaddata's rows, in
     several batches, with a row met twice (the last save wins)."""
-    import diskette.loader
+    import diskette.sql
 
-    monkeypatch.setattr(diskette.loader, "BATCH_SIZE", 3)
+    monkeypatch.setattr(diskette.sql, "BATCH_SIZE", 3)
     first = write(tmp_path / "first.json", _forward_authors(10))
     # Author 4 again, with another forward reference: its second deferred save
     # must come after its first.
@@ -740,12 +743,12 @@ def test_a_renamed_object_is_not_found_under_its_old_natural_key(db_alias, tmp_p
 def test_memory_bounds_give_the_same_result(db_alias, tmp_path, monkeypatch):
     """Forward references pickled to disk, natural keys pushed out of memory:
     still what loaddata gives."""
-    from diskette import fixtures
+    from diskette import natural_keys
     from diskette.loader import DeferredObjects
     from sandbox.library.seeding import seed_database
 
     monkeypatch.setattr(DeferredObjects, "IN_MEMORY", 1)
-    monkeypatch.setattr(fixtures, "NATURAL_KEY_CACHE_SIZE", 4)
+    monkeypatch.setattr(natural_keys, "NATURAL_KEY_CACHE_SIZE", 4)
     seed_database(60, using=db_alias)
     dumped = dump_fixtures(tmp_path, db_alias)
     # Mentors after their pupils: forward references to defer.
@@ -772,3 +775,191 @@ def test_a_table_missing_from_the_database_is_a_load_error(tmp_path):
         with connection.cursor() as cursor:
             cursor.execute("ALTER TABLE django_site_elsewhere RENAME TO django_site")
     assert not Site.objects.filter(pk=41).exists()
+
+
+# ---- errors of class 21 name the object, what it collides with or misses, the fix
+
+
+def _rotated_permissions(using: str) -> list[dict]:
+    """The target's permissions as a source with other ids dumped them: each
+    one's row under the next one's primary key."""
+    from django.contrib.auth.models import Permission
+
+    rows = list(
+        Permission.objects.using(using)
+        .order_by("pk")
+        .values_list("pk", "codename", "name", "content_type")
+    )
+    pks = [row[0] for row in rows]
+    return [
+        {
+            "model": "auth.permission",
+            "pk": pks[(n + 1) % len(pks)],
+            "fields": {"codename": codename, "name": name, "content_type": ct},
+        }
+        for n, (_pk, codename, name, ct) in enumerate(rows)
+    ]
+
+
+@pytest.mark.django_db(databases=["default", "postgres"])
+@pytest.mark.parametrize("flush", [False, True])
+def test_a_collision_with_rows_the_target_made_says_what_to_do(
+    db_alias, tmp_path, flush
+):
+    """A fresh site's permissions, made by migrate (and by flush), against an
+    archive's under other ids."""
+    from django.contrib.auth.models import Permission
+
+    objects = _rotated_permissions(db_alias)
+    first = objects[0]
+    fixture = write(tmp_path / "auth.json", objects)
+    before = list(Permission.objects.using(db_alias).values_list("pk", "codename"))
+    with pytest.raises(IntegrityLoadError) as caught:
+        load_fixtures([fixture], using=db_alias, flush=flush)
+    assert caught.value.exit_code == 21
+    fix = (
+        "leave auth.Permission out of DISKETTE_APPS (the target creates it), dump "
+        "it with natural_primary (its rows are then found by natural key)"
+    )
+    reason = (
+        f"the target made auth.Permission rows again after the flush: {fix}"
+        if flush
+        else f"the target database already holds auth.Permission rows: {fix} or "
+        "load with flush"
+    )
+    assert str(caught.value) == (
+        f"data file 'auth.json': could not load auth.Permission(pk={first['pk']}): "
+        f"another auth.Permission with content_type={first['fields']['content_type']}, "
+        f"codename={first['fields']['codename']!r} already exists; {reason}; the "
+        "database is unchanged"
+    )
+    assert (
+        list(Permission.objects.using(db_alias).values_list("pk", "codename")) == before
+    )
+
+
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_a_value_the_data_holds_twice_says_so(db_alias, tmp_path):
+    first = write(tmp_path / "first.json", _authors((1, "Ada", "Twin", None)))
+    second = write(tmp_path / "second.json", _authors((2, "Ada", "Twin", None)))
+    with pytest.raises(IntegrityLoadError) as caught:
+        load_fixtures([first, second], using=db_alias)
+    assert str(caught.value) == (
+        "data file 'second.json': could not load library.Author(pk=2): another "
+        "library.Author with first_name='Ada', last_name='Twin' already exists; the "
+        "data files hold both (its table was empty before the load): remove one of "
+        "them from the data, or dump library.Author again; the database is unchanged"
+    )
+
+
+@pytest.mark.django_db(databases=["default", "postgres"])
+@pytest.mark.parametrize("exact", [False, True])
+def test_a_missing_natural_key_target_is_named(db_alias, tmp_path, exact):
+    """By a foreign key and in a many-to-many list; the class of a broken
+    reference, 21."""
+    mentor = write(tmp_path / "a.json", _authors((1, "Ada", "One", ["No", "Body"])))
+    with pytest.raises(IntegrityLoadError) as caught:
+        load_fixtures([mentor], using=db_alias, exact=exact)
+    assert str(caught.value) == (
+        "data file 'a.json': library.Author(pk=1) refers to an object that no data "
+        "file holds and the database lacks: library.Author with natural key ['No', "
+        "'Body'] (its field 'mentor'); the database is unchanged (dump "
+        "library.Author too: add its definition to DISKETTE_APPS, or remove the "
+        "reference)"
+    )
+    group = write(
+        tmp_path / "g.json",
+        [
+            {
+                "model": "auth.group",
+                "pk": 3,
+                "fields": {
+                    "name": "g",
+                    "permissions": [
+                        ["add_book", "library", "book"],
+                        ["fly", "library", "book"],
+                    ],
+                },
+            }
+        ],
+    )
+    with pytest.raises(IntegrityLoadError, match="g.json") as caught:
+        load_fixtures([group], using=db_alias, exact=exact)
+    assert (
+        "auth.Group(pk=3) refers to an object that no data file holds and the "
+        "database lacks: auth.Permission with natural key ['fly', 'library', "
+        "'book'] (its field 'permissions')" in str(caught.value)
+    )
+    assert not Author.objects.using(db_alias).exists()
+    assert not Group.objects.using(db_alias).exists()
+
+
+@pytest.mark.django_db(databases=["default", "postgres"])
+@pytest.mark.parametrize("exact", [False, True])
+def test_a_missing_foreign_key_target_is_named(db_alias, tmp_path, exact):
+    """A primary key that no row has, found by the checks at the end: the
+    object (PostgreSQL does not name its row: it is looked up), its field, the
+    missing object."""
+    from sandbox.library.models import Review
+
+    book = "00000000-0000-4000-8000-000000000009"
+    review = {
+        "model": "library.review",
+        "pk": 4,
+        "fields": {
+            "book": book,
+            "reviewer": None,
+            "rating": 3,
+            "body": "",
+            "created": "2024-01-01T00:00:00Z",
+        },
+    }
+    fixture = write(tmp_path / "reviews.json", [review])
+    with pytest.raises(IntegrityLoadError) as caught:
+        load_fixtures([fixture], using=db_alias, exact=exact)
+    assert caught.value.exit_code == 21
+    assert str(caught.value) == (
+        "data file 'reviews.json': library.Review(pk=4) refers by its field 'book' "
+        f"to library.Book(pk=UUID('{book}')), which no data file holds and the "
+        "database lacks (library_review.book_id); the database is unchanged (dump "
+        "library.Book too: add its "
+        "definition to DISKETTE_APPS, or remove the reference)"
+    )
+    assert not Review.objects.using(db_alias).exists()
+
+
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_a_missing_many_to_many_target_is_named(db_alias, tmp_path):
+    """A link row to a primary key that no row has: named by its object."""
+    from diskette.loader import flush_database
+
+    flush_database(db_alias)
+    Publisher.objects.using(db_alias).create(pk=1, name="P")
+    book = "00000000-0000-4000-8000-000000000008"
+    objects = [
+        {
+            "model": "library.book",
+            "pk": book,
+            "fields": {
+                "title": "T",
+                "publisher": 1,
+                "authors": [],
+                "tags": [999],
+                "price": "1.00",
+                "published_at": "2024-01-01T00:00:00Z",
+                "metadata": {},
+                "signature": "",
+                "cover": "",
+                "sequel": None,
+            },
+        }
+    ]
+    with pytest.raises(IntegrityLoadError) as caught:
+        load_fixtures([write(tmp_path / "books.json", objects)], using=db_alias)
+    assert str(caught.value) == (
+        f"data file 'books.json': library.Book(pk=UUID('{book}')) refers by its "
+        "field 'tags' to library.Tag(pk=999), which no data file holds and the "
+        "database lacks (library_book_tags.tag_id); the database is unchanged (dump "
+        "library.Tag too: add its "
+        "definition to DISKETTE_APPS, or remove the reference)"
+    )

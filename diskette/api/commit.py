@@ -16,6 +16,7 @@ from django.db import connections
 
 from diskette.api.results import LoadedData, LoadedStorage, LoadResult
 from diskette.conf import get_settings
+from diskette.contenttypes import align, archive_identities
 from diskette.exceptions import (
     DisketteError,
     InterruptedAfterCommitError,
@@ -97,6 +98,13 @@ def load_staged(
                 prepare_marker(using)
             insert_marker(journal)
 
+    identities = archive_identities(staged.manifest, staged.fixtures)
+
+    def before_load() -> None:
+        summary = align(identities, using).summary()
+        if summary:
+            reporter.detail(summary.capitalize())
+
     tick = time.monotonic()
     loaded = []
     try:
@@ -109,6 +117,7 @@ def load_staged(
                 flush=flush,
                 reporter=reporter,
                 expected=staged.data_files,
+                before_load=before_load,
                 before_commit=before_commit,
                 **options,
             )

@@ -25,7 +25,10 @@ from diskette.archive import (
 )
 from diskette.checks import raise_for_settings
 from diskette.conf import get_settings, load_setting_names, setting_names
+from diskette.contenttypes import recorded_identities
 from diskette.definitions import FORMATS, Definition
+from diskette.dependencies import unloadable_cycles
+from diskette.derived import SETTING as DERIVED_SETTING
 from diskette.dumper import (
     FixtureResult,
     dumpdata_arguments,
@@ -42,6 +45,7 @@ from diskette.exceptions import (
     DumpError,
     ManifestError,
 )
+from diskette.filefields import unarchived_file_fields
 from diskette.manifest import (
     DATA_PREFIX,
     FORMAT_VERSION,
@@ -354,7 +358,11 @@ def plan_dump(
         "DISKETTE_DUMP_FILENAME": filename is not None,
     }
     raise_for_settings(
-        [name for name in setting_names() if name not in load_setting_names()],
+        [
+            name
+            for name in setting_names()
+            if name not in load_setting_names() and name != DERIVED_SETTING
+        ],
         overridden=[name for name, yes in replaced.items() if yes],
     )
     conf = get_settings()
@@ -410,6 +418,9 @@ def plan_dump(
                     f"{definition.dump_command!r} is not a management command of this "
                     "project"
                 )
+        cycles = unloadable_cycles(chosen)
+        if cycles:
+            raise ConfigurationError("; ".join(cycles))
     warnings = _dangling(chosen, using, strict, reporter)
 
     resolved: list[StoragePath] = []
@@ -426,6 +437,10 @@ def plan_dump(
             excludes = list(conf.storages_excludes or ())
         excludes += list(storages_excludes or ())
         ExcludePatterns(excludes)  # validates them
+    if with_data and with_storages:
+        for item in unarchived_file_fields(chosen, resolved):
+            reporter.warning(str(item))
+            warnings.append(str(item))
 
     if not chosen and not resolved:
         raise ConfigurationError(
@@ -703,13 +718,14 @@ def _dump(
         data=data_results,
         storages=storage_results,
         timings=timings,
-        warnings=list(plan.warnings),
+        warnings=[*plan.warnings, *(w for f in fixtures for w in f.warnings)],
     )
 
 
 def _manifest(plan, data_results, storage_results, migrations, writer) -> bytes:
     from diskette import __version__
 
+    identities = recorded_identities(plan.using)
     now = datetime.datetime.now().astimezone()
     manifest = Manifest(
         version=__version__,
@@ -746,6 +762,12 @@ def _manifest(plan, data_results, storage_results, migrations, writer) -> bytes:
         migrations=migrations,
         members=dict(writer.members),
         environment=tuple(installed_distributions()),
+        content_types=tuple(
+            (pk, *key) for pk, key in sorted(identities.content_types.items())
+        ),
+        permissions=tuple(
+            (pk, *key) for pk, key in sorted(identities.permissions.items())
+        ),
     )
     payload = manifest.to_dict()
     try:

@@ -22,6 +22,8 @@ from diskette.archive import (
 )
 from diskette.checks import raise_for_settings
 from diskette.conf import get_settings, load_setting_names
+from diskette.contenttypes import Alignment, align, archive_identities
+from diskette.dependencies import data_file_order
 from diskette.download import download, is_url, redact
 from diskette.exceptions import (
     ArchiveError,
@@ -288,8 +290,11 @@ def plan_load(
         data: list[dict[str, Any]] = []
         if staged.fixtures or flush:
             reporter.detail("Loading the data in a transaction that is rolled back")
+            identities = archive_identities(manifest, staged.fixtures)
+            aligned: list[Alignment] = []
             results, failure = rehearse(
                 staged.fixtures,
+                before_load=lambda: aligned.append(align(identities, using)),
                 using=using,
                 ignorenonexistent=ignorenonexistent,
                 flush=flush,
@@ -299,6 +304,8 @@ def plan_load(
             )
             if failure is not None:
                 problems.append(Problem("data", failure.exit_code, str(failure)))
+            if aligned and aligned[0].summary():
+                notes.append(aligned[0].summary())
             for item, result in zip(staged.data_files, results, strict=False):
                 data.append(
                     {
@@ -460,6 +467,8 @@ def _staged(
                 for item in manifest.data
                 if with_data and item.path not in excluded
             ]
+            order = data_file_order([item.models for item in data_files])
+            data_files = [data_files[index] for index in order]
             if planning:
                 migrations = compare_migrations(manifest, data_files, using)
             else:

@@ -37,9 +37,10 @@ from sandbox.library.models import (
 
 #: Every seeded datetime is an offset from this instant.
 BASE_TIME = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
-#: Step of seeded sub-second times, in microseconds. Django's JSON serializer
-#: writes milliseconds only, so finer times would not survive a JSON round trip;
-#: set it to 1 to seed microseconds (and see them truncated by dumpdata --format json).
+#: Step of seeded sub-second times, in microseconds. Whole milliseconds, so that
+#: the tests comparing diskette's JSON with ``dumpdata``'s byte for byte hold:
+#: Django's encoder cuts finer digits, which diskette's fixtures keep (set it to 1
+#: to seed them; the tests of values seed them on their own).
 TIME_RESOLUTION_US = 1000
 #: Smallest ``count`` that gives every model at least one row.
 MIN_COUNT = 20

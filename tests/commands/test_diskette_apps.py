@@ -12,22 +12,38 @@ from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from diskette.definitions import DRAIN_NAME, load_definitions
+from diskette.definitions import load_definitions
+from diskette.generator import DRAIN_NAME
 from tests.conftest import REPO_ROOT, run_manage
+
+#: The models of the sandbox's apps that a fresh site recreates or that are derived.
+DERIVED = {
+    "admin.LogEntry": "the admin's history of the source site",
+    "auth.Permission": "recreated by migrate",
+    "contenttypes.ContentType": "recreated by migrate",
+    "sessions.Session": "the source site's logins, not content",
+}
+#: The sandbox's apps with models that are not derived, in INSTALLED_APPS order.
+GENERATED = ["django.contrib.auth", "django.contrib.sites", "sandbox.library"]
+
+
+def run(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("diskette_apps", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
 
 
 def diskette_apps(*args: str) -> str:
-    out = StringIO()
-    call_command("diskette_apps", *args, stdout=out)
-    return out.getvalue()
+    return run(*args)[0]
 
 
-def apps_with_models() -> list[str]:
-    return [
-        config.name
+def every_model() -> set[str]:
+    return {
+        model._meta.label
         for config in apps.get_app_configs()
-        if any(not model._meta.proxy for model in config.get_models())
-    ]
+        for model in config.get_models()
+        if not model._meta.proxy
+    }
 
 
 def assert_valid_settings(settings, definitions) -> None:
@@ -37,23 +53,47 @@ def assert_valid_settings(settings, definitions) -> None:
     assert problems == []
 
 
-def test_every_app_with_models_in_installed_apps_order(settings):
-    definitions = json.loads(diskette_apps())
-    assert [name for name, _ in definitions] == apps_with_models()
-    assert "django.contrib.messages" not in dict(definitions)  # no models
-    auth = dict(definitions)["django.contrib.auth"]
-    assert auth["models"] == ["auth.Permission", "auth.Group", "auth.User"]
-    assert auth["natural_foreign"] is True
-    # The output round-trips: every model of every app is dumped exactly once.
+def dumped(settings, definitions) -> list[str]:
+    """Every model label the definitions dump, once they are DISKETTE_APPS."""
     assert_valid_settings(settings, definitions)
-    dumped = [label for d in load_definitions() for label in d.models]
-    assert len(dumped) == len(set(dumped))
-    assert set(dumped) == {
-        model._meta.label
-        for config in apps.get_app_configs()
-        for model in config.get_models()
-        if not model._meta.proxy
+    return [label for d in load_definitions() for label in d.models]
+
+
+def test_safe_definitions_leave_out_derived_models_and_say_why(settings):
+    out, err = run()
+    definitions = json.loads(out)
+    assert [name for name, _ in definitions] == GENERATED
+    assert dict(definitions)["django.contrib.auth"] == {
+        "comments": "Authentication and Authorization; left out: auth.Permission "
+        "(recreated by migrate)",
+        "natural_foreign": True,
+        "models": ["auth.Group", "auth.User"],
+        "excludes": ["auth.Permission"],
     }
+    # Apps with derived models only (admin, contenttypes, sessions) are not
+    # generated; the notes on stderr say what was left out and why.
+    assert err.splitlines() == [
+        f"left out: {label} ({reason})" for label, reason in DERIVED.items()
+    ]
+    # The output round-trips: every other model is dumped exactly once.
+    labels = dumped(settings, definitions)
+    assert len(labels) == len(set(labels))
+    assert set(labels) == every_model() - set(DERIVED)
+
+
+def test_the_drain_leaves_out_the_derived_models_too(settings):
+    definitions = json.loads(diskette_apps("--drain"))
+    assert [name for name, _ in definitions] == [*GENERATED, DRAIN_NAME]
+    assert definitions[-1][1] == {
+        "comments": "every model no other definition dumps; left out: "
+        + ", ".join(f"{label} ({reason})" for label, reason in DERIVED.items()),
+        "is_drain": True,
+        "natural_foreign": True,
+        "excludes": list(DERIVED),
+    }
+    labels = dumped(settings, definitions)
+    assert set(labels) == every_model() - set(DERIVED)
+    assert load_definitions()[-1].models == ()  # nothing else to drain
 
 
 def test_python_output_is_real_python_equal_to_the_json_output(settings):
@@ -78,30 +118,154 @@ def test_exclude_leaves_apps_out():
     definitions = json.loads(
         diskette_apps("--exclude", "auth", "--exclude", "sandbox.library")
     )
-    names = [name for name, _ in definitions]
+    assert [name for name, _ in definitions] == ["django.contrib.sites"]
+
+
+def test_exclude_takes_model_labels(settings):
+    out, err = run(
+        "--exclude", "library.Note", "--exclude", "sites.Site", "--exclude",
+        "auth.permission", "--drain",
+    )  # fmt: skip
+    definitions = json.loads(out)
+    # sites has nothing left: it is not generated.
+    assert [name for name, _ in definitions] == [
+        "django.contrib.auth",
+        "sandbox.library",
+        DRAIN_NAME,
+    ]
+    library = dict(definitions)["sandbox.library"]
+    assert "library.Note" not in library["models"]
+    assert library["excludes"] == ["library.Note"]
+    assert library["comments"] == (
+        "Library (sandbox); left out: library.Note (excluded on request)"
+    )
+    drain = definitions[-1][1]
+    assert drain["excludes"] == [*DERIVED, "sites.Site", "library.Note"]
+    assert "left out: library.Note (excluded on request)" in err.splitlines()
+    assert set(dumped(settings, definitions)) == every_model() - {
+        *DERIVED,
+        "sites.Site",
+        "library.Note",
+    }
+
+
+def test_wrong_exclude_labels_get_a_suggestion_of_their_kind():
+    with pytest.raises(CommandError) as caught:
+        call_command(
+            "diskette_apps",
+            *("--exclude", "auth.Permision"),
+            *("--exclude", "librari.Book"),
+            *("--exclude", "sandbox.librari"),
+            *("--exclude", "wagtailimages.Rendition"),
+            *("--exclude", "library.PublishedBook"),
+        )
+    assert str(caught.value).split("; ") == [
+        "--exclude 'auth.Permision' is not a model of the app 'auth': did you mean "
+        "'auth.Permission'?",
+        "--exclude 'librari.Book' is not an installed model: did you mean "
+        "'library.Book'?",
+        "--exclude 'sandbox.librari' is not an installed app: did you mean "
+        "'sandbox.library'?",
+        "--exclude 'wagtailimages.Rendition' is neither an installed app nor a "
+        "model: give an app label ('auth'), an app name ('django.contrib.auth') or "
+        "a model label ('auth.Permission')",
+        "--exclude 'library.PublishedBook' is a proxy model, without rows of its own "
+        "(dumpdata skips it too): exclude its concrete model 'library.Book' instead",
+    ]
+    assert caught.value.returncode == 3
+
+
+def test_an_app_of_derived_models_only_is_refused_with_the_reason():
+    with pytest.raises(CommandError) as caught:
+        call_command("diskette_apps", "--app", "sessions")
+    assert str(caught.value) == (
+        "--app 'sessions' has only models left out of generated definitions (left "
+        "out: sessions.Session (the source site's logins, not content)): leave it "
+        "out, or write its definition by hand"
+    )
+
+
+def test_derived_models_setting_extends_the_built_in_list(settings):
+    settings.DISKETTE_DERIVED_MODELS = ["library.Note", "library.Nte", "gone.Thing"]
+    out, err = run("--app", "library")
+    ((name, options),) = json.loads(out)
+    assert options["excludes"] == ["library.Note"]
+    assert options["comments"].endswith(
+        "left out: library.Note (listed in DISKETTE_DERIVED_MODELS)"
+    )
+    lines = err.splitlines()
+    # Labels of models that are not installed are warned about, with a suggestion.
+    assert lines[0] == (
+        "DISKETTE_DERIVED_MODELS: 'library.Nte' is not a model of the app 'library': "
+        "did you mean 'library.Note'?"
+    )
+    assert lines[1].startswith("DISKETTE_DERIVED_MODELS: 'gone.Thing' names the app")
+    assert lines[2:] == ["left out: library.Note (listed in DISKETTE_DERIVED_MODELS)"]
+
+
+def test_an_invalid_derived_models_setting_is_refused(settings):
+    settings.DISKETTE_DERIVED_MODELS = ["library"]
+    with pytest.raises(CommandError) as caught:
+        call_command("diskette_apps")
+    assert str(caught.value) == (
+        "DISKETTE_DERIVED_MODELS: 'library' is an app label, not a model label: list "
+        "its models, such as 'library.Publisher'"
+    )
+
+
+def test_definitions_come_in_dependency_order(sandbox_env, tmp_path):
+    # library (Review.reviewer -> auth.User) listed before auth in INSTALLED_APPS.
+    (tmp_path / "reordered.py").write_text(
+        "from sandbox.settings import *  # noqa: F403\n"
+        "INSTALLED_APPS = ['sandbox.library'] + [\n"
+        "    app for app in INSTALLED_APPS if app != 'sandbox.library'  # noqa: F405\n"
+        "]\n"
+    )
+    env = dict(
+        sandbox_env,
+        DJANGO_SETTINGS_MODULE="reordered",
+        PYTHONPATH=f"{REPO_ROOT}:{tmp_path}",
+    )
+    result = run_manage("diskette_apps", "--drain", env=env)
+    assert result.returncode == 0, result.stderr
+    names = [name for name, _ in json.loads(result.stdout)]
+    # auth moves before library, which needs it; sites keeps its place after library.
     assert names == [
-        n
-        for n in apps_with_models()
-        if n not in ("django.contrib.auth", "sandbox.library")
+        "django.contrib.auth",
+        "sandbox.library",
+        "django.contrib.sites",
+        DRAIN_NAME,
     ]
 
 
 def test_drain_catches_the_rest_but_not_the_excluded_apps(settings):
-    definitions = json.loads(
-        diskette_apps(
-            "--app", "auth", "--exclude", "sessions", "--drain", "--format", "json"
-        )
-    )
+    out, err = run(
+        "--app", "auth", "--exclude", "sessions", "--drain", "--format", "json"
+    )  # fmt: skip
+    definitions = json.loads(out)
     assert [name for name, _ in definitions] == ["django.contrib.auth", DRAIN_NAME]
     assert definitions[-1][1] == {
+        "comments": "every model no other definition dumps; apps excluded on "
+        "request: sessions; left out: admin.LogEntry (the admin's history of the "
+        "source site), auth.Permission (recreated by migrate), "
+        "contenttypes.ContentType (recreated by migrate)",
         "is_drain": True,
         "natural_foreign": True,
-        "excludes": ["sessions"],
+        "excludes": [
+            "sessions",
+            "admin.LogEntry",
+            "auth.Permission",
+            "contenttypes.ContentType",
+        ],
     }
+    assert "sessions.Session" not in err
     assert_valid_settings(settings, definitions)
     auth, drain = load_definitions()
     assert "sites.Site" in drain.models and "library.Book" in drain.models
-    assert not any(label.startswith(("auth.", "sessions.")) for label in drain.models)
+    assert not any(
+        label.startswith(("auth.", "sessions.", "admin.", "contenttypes."))
+        for label in drain.models
+    )
 
 
 def test_python_output_with_a_drain_round_trips(settings):

@@ -29,6 +29,7 @@ def site(tmp_path, settings, media_root):
         ["django.contrib.sites", {"natural_foreign": True, "models": "sites"}],
         ["library", {"natural_foreign": True, "models": ["library"]}],
     ]
+    settings.MEDIA_ROOT = str(media_root)
     settings.DISKETTE_STORAGES = ["media"]
     settings.DISKETTE_STORAGES_BASEPATH = str(media_root.parent)
     settings.DISKETTE_DUMP_PATH = str(tmp_path / "dumps")

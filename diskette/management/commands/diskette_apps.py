@@ -9,14 +9,16 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from diskette.definitions import generate_definitions
+from diskette.generator import generate_definitions
 from diskette.management.base import DisketteCommand
+from diskette.reporter import StreamReporter
 
 
 class Command(DisketteCommand):
     help = (
-        "Print a definition for every installed app that has models, in "
-        "INSTALLED_APPS order; paste the output as DISKETTE_APPS."
+        "Print a definition for every installed app that has models to dump, in "
+        "dependency order, leaving out derived models (content types, permissions, "
+        "sessions, search indexes...); paste the output as DISKETTE_APPS."
     )
 
     def add_arguments(self, parser) -> None:
@@ -34,8 +36,9 @@ class Command(DisketteCommand):
             action="append",
             default=[],
             dest="excludes",
-            metavar="APP",
-            help="Leave this app out (also out of the --drain); repeat for several.",
+            metavar="APP_OR_MODEL",
+            help="Leave this app ('sessions') or model ('auth.Permission') out, "
+            "also out of the --drain; repeat for several.",
         )
         parser.add_argument(
             "--format",
@@ -55,8 +58,19 @@ class Command(DisketteCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Notes go to stderr: stdout is the definitions, ready to paste.
+        notes = StreamReporter(
+            verbosity=options["verbosity"],
+            out=self.stderr,
+            err=self.stderr,
+            style=self.style,
+            interactive=False,
+        )
         definitions = generate_definitions(
-            apps=options["apps"], excludes=options["excludes"], drain=options["drain"]
+            apps=options["apps"],
+            excludes=options["excludes"],
+            drain=options["drain"],
+            reporter=notes,
         )
         if options["format"] == "python":
             text = pprint.pformat(definitions, width=88, sort_dicts=False)
