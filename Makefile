@@ -5,6 +5,15 @@ VENV42 := .venv-django42
 DOCS_VENV := .venv-docs
 PIP_FLAGS := --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
+# The suite runs on two processes (pytest-xdist), each with its own databases and
+# PostgreSQL cluster; `make test XDIST=` runs it in one.
+XDIST ?= -n 2
+# The second test project, third-party apps from PyPI, has its own settings and so
+# its own pytest run (the first one leaves tests/realsite out; see its conftest).
+# PYTEST_ARGS go to both runs: give options (-x, -m "not slow"), not paths.
+REALSITE_ARGS := --ds=tests.realsite.settings --confcutdir=tests/realsite tests/realsite
+# The third, a Wagtail site driven through manage.py, runs on Django 5.2 only.
+WAGTAILSITE_ARGS := --ds=tests.wagtailsite.settings --confcutdir=tests/wagtailsite tests/wagtailsite
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-django52 test-django42 lint format docs bench clean
@@ -24,13 +33,13 @@ help:
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev]' 'Django>=5.2,<5.3'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev,realsite,wagtailsite]' 'Django>=5.2,<5.3'
 	touch $@
 
 $(VENV42)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV42)
 	$(VENV42)/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV42)/bin/pip install $(PIP_FLAGS) -e '.[dev]' 'Django>=4.2,<4.3'
+	$(VENV42)/bin/pip install $(PIP_FLAGS) -e '.[dev,realsite]' 'Django>=4.2,<4.3'
 	touch $@
 
 $(DOCS_VENV)/.installed: setup.cfg pyproject.toml
@@ -54,11 +63,14 @@ format: install
 
 test-django52: install
 	@echo "== pytest on $$($(VENV)/bin/python -m django --version | sed 's/^/Django /')"
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(XDIST) $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(XDIST) $(REALSITE_ARGS) $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(WAGTAILSITE_ARGS) $(PYTEST_ARGS)
 
 test-django42: $(VENV42)/.installed
 	@echo "== pytest on $$($(VENV42)/bin/python -m django --version | sed 's/^/Django /')"
-	$(VENV42)/bin/pytest $(PYTEST_ARGS)
+	$(VENV42)/bin/pytest $(XDIST) $(PYTEST_ARGS)
+	$(VENV42)/bin/pytest $(XDIST) $(REALSITE_ARGS) $(PYTEST_ARGS)
 
 test: lint test-django52 test-django42
 
