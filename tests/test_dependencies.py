@@ -12,6 +12,7 @@ from django.test.utils import isolate_apps
 
 from diskette.definitions import Definition, load_definitions
 from diskette.dependencies import (
+    data_file_order,
     dependency_order,
     model_dependencies,
     unloadable_cycles,
@@ -302,3 +303,54 @@ def test_check_warns_and_the_dump_refuses_an_unloadable_cycle(sandbox_env, tmp_p
     assert result.returncode == 3, result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"CommandError: {cycle}, so no load can save")
+
+
+# ---- the order a load takes data files in -------------------------------------
+
+
+def test_data_files_are_ordered_after_their_parents_and_targets():
+    order = data_file_order(
+        [["library.EBook"], ["library.Book", "library.Publisher"], [], ["sites.Site"]]
+    )
+    assert order.index(1) < order.index(0)
+    assert order.index(2) < order.index(3)  # files that nothing orders keep theirs
+
+
+def test_receivers_see_the_parent_row_of_a_child_in_an_earlier_data_file(
+    seeded, tmp_path
+):
+    """A child table's file named before its parent's (a hand-written order): the
+    load takes the parent's first, so a receiver of the child (Wagtail reads a
+    page's locale there) finds its parent row."""
+    from django.db.models.signals import pre_save
+
+    from diskette import api
+    from sandbox.library.models import Book, EBook
+
+    child_first = [
+        ["ebooks", {"models": ["library.EBook"], "natural_foreign": True}],
+        ["auth", {"models": ["auth.User", "auth.Group"], "natural_foreign": True}],
+        [
+            "library",
+            {
+                "models": ["library"],
+                "excludes": ["library.EBook"],
+                "natural_foreign": True,
+            },
+        ],
+    ]
+    archive = api.dump(
+        destination=tmp_path, definitions=child_first, with_storages=False
+    ).path
+    seen: list[bool] = []
+
+    def parent_exists(sender, instance, raw, **kwargs):
+        seen.append(Book.objects.filter(pk=instance.pk).exists())
+
+    pre_save.connect(parent_exists, sender=EBook)
+    try:
+        api.load(archive, flush=True, with_storages=False)
+    finally:
+        pre_save.disconnect(parent_exists, sender=EBook)
+    assert seen and all(seen)
+    assert len(seen) == EBook.objects.count()
