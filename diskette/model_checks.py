@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from diskette import derived
 from diskette.conf import DisketteSettings
-from diskette.definitions import analyse_definitions, format_problem
-from diskette.dependencies import unloadable_cycles
-from diskette.filefields import unarchived_file_fields
+from diskette.definitions import analyse_definitions, derived, format_problem
+from diskette.definitions.dependencies import unloadable_cycles
+from diskette.dump.filefields import unarchived_file_fields
 from diskette.paths import resolve_storages, storage_problems
 from diskette.problems import Problem
 
@@ -58,7 +57,7 @@ def apps_problems(conf: DisketteSettings) -> list[Problem]:
 
 
 def derived_problems(conf: DisketteSettings) -> list[Problem]:
-    """E016 and W004: see :func:`diskette.derived.setting_problems`."""
+    """E016 and W004: see :func:`diskette.definitions.derived.setting_problems`."""
     return derived.setting_problems(derived.configured())
 
 

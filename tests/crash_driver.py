@@ -139,23 +139,28 @@ def _module_with(name: str, *modules: str):
 
 def install(point: str, release: Path) -> None:
     """Wrap the one step of the load where ``point`` is."""
-    import diskette.loader
-    import diskette.restore
+    import diskette.load.loader
+    import diskette.restore.swaps
 
     commit = _module_with("_swap_in", "diskette.api.commit", "diskette.api.load")
     if point == "data":
-        _on_call(diskette.loader, "_load_one", 2, point, release)
+        _on_call(diskette.load.loader, "_load_one", 2, point, release)
     elif point == "marker":
         _after_call(commit, "insert_marker", point, release)
     elif point == "commit":
         _on_call(commit, "_swap_in", 1, point, release)
     elif point == "rename":
-        _inside(diskette.restore, "_replace", "rename", 1, point, release)
+        _inside(diskette.restore.swaps, "_replace", "rename", 1, point, release)
     elif point == "swaps":
-        _on_call(diskette.restore, "_replace", 2, point, release)
+        _on_call(diskette.restore.swaps, "_replace", 2, point, release)
     elif point == "merge":
         _inside(
-            diskette.restore, "_merge", "replace", MERGED_BEFORE_PAUSE, point, release
+            diskette.restore.swaps,
+            "_merge",
+            "replace",
+            MERGED_BEFORE_PAUSE,
+            point,
+            release,
         )
     else:
         raise SystemExit(f"unknown point {point!r}: use one of {', '.join(POINTS)}")

@@ -24,26 +24,26 @@ from diskette.exceptions import (
     StorageRestoreError,
 )
 from diskette.interrupts import deferred_signals, exit_status
-from diskette.journal import (
+from diskette.load.loader import load_fixtures
+from diskette.owner import describe_leftovers
+from diskette.reporter import Reporter, plural
+from diskette.restore.diff import merge_conflicts
+from diskette.restore.journal import (
     COMMITTED,
     Journal,
     forget_marker,
     insert_marker,
     prepare_marker,
 )
-from diskette.loader import load_fixtures
-from diskette.owner import describe_leftovers
-from diskette.preflight import (
+from diskette.restore.preflight import (
     first_problem,
     new_directories,
     storage_targets,
     swap_problems,
 )
-from diskette.protected import protected_paths
-from diskette.recovery import recover, search_directories
-from diskette.reporter import Reporter, plural
-from diskette.restore import apply_swaps, prepare_swaps
-from diskette.storagediff import merge_conflicts
+from diskette.restore.protected import protected_paths
+from diskette.restore.recovery import recover, search_directories
+from diskette.restore.swaps import apply_swaps, prepare_swaps
 
 if TYPE_CHECKING:
     from diskette.api.load import _Staged

@@ -27,9 +27,9 @@ from diskette.checks import raise_for_settings
 from diskette.conf import get_settings, load_setting_names, setting_names
 from diskette.contenttypes import recorded_identities
 from diskette.definitions import FORMATS, Definition
-from diskette.dependencies import unloadable_cycles
-from diskette.derived import SETTING as DERIVED_SETTING
-from diskette.dumper import (
+from diskette.definitions.dependencies import unloadable_cycles
+from diskette.definitions.derived import SETTING as DERIVED_SETTING
+from diskette.dump.dumper import (
     FixtureResult,
     dumpdata_arguments,
     dumped_models,
@@ -37,6 +37,8 @@ from diskette.dumper import (
     resolve_models,
     write_fixture,
 )
+from diskette.dump.filefields import unarchived_file_fields
+from diskette.dump.relations import dangling_relations
 from diskette.environment import (
     installed_distributions,
 )
@@ -45,7 +47,9 @@ from diskette.exceptions import (
     DumpError,
     ManifestError,
 )
-from diskette.filefields import unarchived_file_fields
+from diskette.load.rehearsal import (
+    applied_migrations,
+)
 from diskette.manifest import (
     DATA_PREFIX,
     FORMAT_VERSION,
@@ -56,10 +60,6 @@ from diskette.manifest import (
 )
 from diskette.owner import DUMP_PREFIX, Owned, describe_leftovers, leftovers
 from diskette.paths import StoragePath, make_private_directories, member_name_problem
-from diskette.plan import (
-    applied_migrations,
-)
-from diskette.relations import dangling_relations
 from diskette.reporter import Reporter, plural
 from diskette.storages import (
     ExcludePatterns,
@@ -154,7 +154,7 @@ class DumpPlan:
     permissions: int
     using: str
     skipped: list[str] = dataclasses.field(default_factory=list)
-    #: Relations to rows the archive will not hold (see :mod:`diskette.relations`).
+    #: Relations to rows the archive will not hold (see :mod:`diskette.dump.relations`).
     warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property

@@ -31,7 +31,7 @@ from diskette.exceptions import (
     ConfigurationError,
     ManifestError,
 )
-from diskette.fixtures import read_objects
+from diskette.load.fixtures import read_objects
 from diskette.manifest import (
     MANIFEST_NAME,
     check_counts,

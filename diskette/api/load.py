@@ -23,7 +23,7 @@ from diskette.archive import (
 from diskette.checks import raise_for_settings
 from diskette.conf import get_settings, load_setting_names
 from diskette.contenttypes import Alignment, align, archive_identities
-from diskette.dependencies import data_file_order
+from diskette.definitions.dependencies import data_file_order
 from diskette.download import download, is_url, redact
 from diskette.exceptions import (
     ArchiveError,
@@ -31,16 +31,8 @@ from diskette.exceptions import (
     DumpError,
     StorageRestoreError,
 )
-from diskette.loader import Fixture
-from diskette.manifest import (
-    DATA_PREFIX,
-    DataFile,
-    Manifest,
-    StorageEntry,
-)
-from diskette.owner import LOAD_PREFIX, DatabaseLock, Owned
-from diskette.paths import make_private_directories
-from diskette.plan import (
+from diskette.load.loader import Fixture
+from diskette.load.rehearsal import (
     LoadPlan,
     MigrationState,
     Problem,
@@ -49,10 +41,22 @@ from diskette.plan import (
     count_rows,
     rehearse,
 )
+from diskette.manifest import (
+    DATA_PREFIX,
+    DataFile,
+    Manifest,
+    StorageEntry,
+)
+from diskette.owner import LOAD_PREFIX, DatabaseLock, Owned
+from diskette.paths import make_private_directories
 from diskette.reporter import Reporter
-from diskette.restore import MODES, StagedStorage
-from diskette.storagediff import diff_storage
-from diskette.targets import STORAGE_SETTINGS, allowed_storage_names, select_storages
+from diskette.restore.diff import diff_storage
+from diskette.restore.swaps import MODES, StagedStorage
+from diskette.restore.targets import (
+    STORAGE_SETTINGS,
+    allowed_storage_names,
+    select_storages,
+)
 
 
 def _excluded(manifest: Manifest, names, reporter: Reporter) -> set[str]:

@@ -7,8 +7,8 @@ import os
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from diskette.exceptions import ConfigurationError
-from diskette.recovery import RecoveryResult, recover, search_directories
 from diskette.reporter import Reporter
+from diskette.restore.recovery import RecoveryResult, recover, search_directories
 
 
 def recover_interrupted(

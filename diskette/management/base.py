@@ -44,7 +44,7 @@ class DisketteCommand(BaseCommand):
 
     def _warn_pending(self, stream) -> None:
         """Say so while a load interrupted after its commit awaits its finish."""
-        from diskette.recovery import pending_warning, search_directories
+        from diskette.restore.recovery import pending_warning, search_directories
 
         try:
             message = pending_warning(search_directories())

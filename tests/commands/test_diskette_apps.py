@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from diskette.definitions import load_definitions
-from diskette.generator import DRAIN_NAME
+from diskette.definitions.generator import DRAIN_NAME
 from tests.conftest import REPO_ROOT, run_manage
 
 #: The models of the sandbox's apps that a fresh site recreates or that are derived.

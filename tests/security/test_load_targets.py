@@ -27,7 +27,7 @@ from diskette.exceptions import (
     StorageRestoreError,
     UnsafeArchiveError,
 )
-from diskette.journal import JOURNAL_NAME
+from diskette.restore.journal import JOURNAL_NAME
 from tests.archives import make_archive, sites, snapshot
 from tests.conftest import run_manage
 

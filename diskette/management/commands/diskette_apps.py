@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from diskette.generator import generate_definitions
+from diskette.definitions.generator import generate_definitions
 from diskette.management.base import DisketteCommand
 from diskette.reporter import StreamReporter
 

@@ -9,7 +9,7 @@ from django.db import DEFAULT_DB_ALIAS
 
 from diskette import api
 from diskette.management.base import DisketteCommand
-from diskette.restore import MODES
+from diskette.restore.swaps import MODES
 
 
 class Command(DisketteCommand):
