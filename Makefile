@@ -24,7 +24,7 @@ help:
 	@echo "  make install   create .venv with diskette (editable), Django 5.2 and the dev tools"
 	@echo "  make demo      seed the sandbox project (SQLite), then run diskette on it end to end"
 	@echo "  make test      ruff, then the whole suite on Django 5.2 and on Django 4.2"
-	@echo "  make lint      ruff check and ruff format --check"
+	@echo "  make lint      ruff check, ruff format --check and mypy (strict) on the API"
 	@echo "  make format    ruff format and ruff check --fix"
 	@echo "  make docs      build the Sphinx documentation (warnings are errors)"
 	@echo "  make bench     run the dump/load benchmark on the sandbox"
@@ -56,6 +56,7 @@ demo: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff format .

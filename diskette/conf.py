@@ -9,6 +9,8 @@ coerced here: :mod:`diskette.checks` reports wrong ones, and the pipelines call
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -22,33 +24,45 @@ from diskette import settings as defaults
 
 PREFIX = "DISKETTE_"
 
+#: What a directory setting holds: a string or a path-like object.
+PathValue = str | os.PathLike[str]
+
 
 @dataclass(frozen=True)
 class DisketteSettings:
-    """The project's diskette settings, defaults filled in; attribute = name without prefix."""
+    """The project's diskette settings, defaults filled in; attribute = name without prefix.
 
-    apps: Any
-    derived_models: Any
-    storages: Any
-    storages_excludes: Any
-    storages_basepath: Any
-    dump_path: Any
-    dump_filename: Any
-    dump_permissions: Any
-    dump_format: Any
-    load_storages_path: Any
-    load_minimal_filesize: Any
-    load_max_size: Any
-    load_max_members: Any
-    load_max_object_size: Any
-    download_allowed_protocols: Any
-    download_allow_redirect: Any
-    download_timeout: Any
-    download_max_size: Any
-    download_deadline: Any
+    The annotations say what a *valid* value is. Nothing here enforces them: a
+    project's value is kept as written (no coercion, so that a check can name the
+    wrong value exactly), :mod:`diskette.checks` reports what does not match, and
+    the pipelines call :func:`~diskette.checks.raise_for_settings` before they
+    trust a value. ``apps`` holds ``[name, options]`` pairs, validated by
+    :mod:`diskette.definitions`.
+    """
+
+    apps: Sequence[Sequence[Any]]
+    derived_models: Sequence[str]
+    storages: Sequence[PathValue]
+    storages_excludes: Sequence[str]
+    storages_basepath: PathValue | None
+    dump_path: PathValue | None
+    dump_filename: str
+    dump_permissions: int
+    dump_format: str
+    load_storages_path: PathValue | None
+    load_minimal_filesize: int
+    load_max_size: int
+    load_max_members: int
+    load_max_object_size: int
+    download_allowed_protocols: Sequence[str]
+    download_allow_redirect: bool
+    download_timeout: float
+    download_max_size: int
+    download_deadline: float
 
     @staticmethod
     def setting_name(attribute: str) -> str:
+        """``DISKETTE_`` and the attribute in upper case: ``dump_path`` → ``DISKETTE_DUMP_PATH``."""
         return PREFIX + attribute.upper()
 
     @property
@@ -58,14 +72,16 @@ class DisketteSettings:
 
     @property
     def dump_directory(self) -> Path:
+        """Where archives are written, the working directory when unset."""
         return _directory_or_cwd(self.dump_path)
 
     @property
     def load_storages_base(self) -> Path:
+        """Where storages are restored, the working directory when unset."""
         return _directory_or_cwd(self.load_storages_path)
 
 
-def _directory_or_cwd(value: Any) -> Path:
+def _directory_or_cwd(value: PathValue | None) -> Path:
     return Path.cwd() if value in (None, "") else Path(value)
 
 

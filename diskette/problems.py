@@ -3,11 +3,17 @@
 The same :class:`Problem` becomes a Django check message (``manage.py check``) and
 a sentence of a :class:`~diskette.exceptions.ConfigurationError` (diskette's
 commands), so a bad value reads the same everywhere.
+
+It lives outside the :mod:`diskette.checks` package on purpose: a stage
+(:mod:`diskette.definitions.derived`) reports its setting's problems with it, and
+the checks package imports the stages, so keeping this value type a leaf avoids
+an import cycle. ``from diskette.checks import Problem`` works too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.core import checks
 
@@ -41,3 +47,11 @@ class Problem:
         """The Django check message: a warning when it must not block other commands."""
         level = checks.Warning if self.warning or self.check_warning else checks.Error
         return level(self.message, hint=self.hint, id=f"diskette.{self.id}")
+
+
+def kind_of(value: Any) -> str:
+    """How a message names the type of a wrong setting value: ``an int``, ``None``."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"

@@ -1,8 +1,10 @@
 """Fixture files → raw objects, streamed, with bounded memory and time.
 
-``json`` arrays are decoded one object at a time from a buffer refilled from the
-file, ``jsonl`` line by line; ``xml`` and ``yaml`` go to Django's deserializers
-behind a stream that counts what one object costs. A fixture is untrusted input:
+The one reader of each format that loading, counting, planning and inspecting
+use. ``json`` arrays are decoded one object at a time from a buffer refilled from
+the file, ``jsonl`` line by line; to load, ``xml`` and ``yaml`` go to Django's
+deserializers behind a stream that counts what one object costs; to count,
+``xml`` is parsed as events (:func:`read_raw_objects`). A fixture is untrusted input:
 whitespace is skipped by compiled code, an object larger than
 ``DISKETTE_LOAD_MAX_OBJECT_SIZE`` is refused before the buffer grows past it, and
 an object nested deeper than :data:`MAX_DEPTH` is refused before anything uses it.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
@@ -20,13 +23,22 @@ from django.core import serializers
 from django.core.serializers import base
 
 from diskette.exceptions import DisketteError
+from diskette.fixture_limits import (  # noqa: F401 - importable from here
+    MAX_DEPTH,
+    FixtureLimitError,
+    _check_depth,
+    _max_object_size,
+    _too_deep,
+    _too_large,
+)
 
+#: The serialization formats a fixture may have.
+FORMATS = ("json", "jsonl", "xml", "yaml")
+#: Formats whose raw objects stream to the loader (:func:`read_objects`): every
+#: object a file holds is counted as it is loaded.
+STREAMED = ("json", "jsonl")
 #: Characters decoded per read; the buffer holds this plus one object at most.
 READ_SIZE = 1024 * 1024
-#: Deepest nesting of lists and objects accepted in one fixture object. Python's
-#: own JSON decoder and encoder recurse, so a deeper object could overflow them
-#: while it is decoded or saved; genuine data is far shallower.
-MAX_DEPTH = 200
 #: Bytes Django's xml reader may read ahead of the object it builds.
 _READ_AHEAD = 64 * 1024
 #: A JSON error this close to the end of the buffer may just be the object going
@@ -36,60 +48,6 @@ _SPACE = re.compile(r"[ \t\n\r]*")
 #: What may still follow a number cut at the end of a read (``1.``, ``2e-``).
 _NUMBER = re.compile(r"[0-9.eE+-]*")
 _BLANK = re.compile(rb"[ \t\n\r]*")
-
-
-class FixtureLimitError(base.DeserializationError):
-    """A fixture object beyond a documented bound (size or nesting depth)."""
-
-
-def _max_object_size(value: int | None) -> int:
-    if value is not None:
-        return int(value)
-    from diskette.conf import get_settings
-
-    return int(get_settings().load_max_object_size)
-
-
-def _too_large(what: str, limit: int, size: int | None = None) -> FixtureLimitError:
-    told = "larger" if size is None else f"{size} bytes, larger"
-    return FixtureLimitError(
-        f"{what} is {told} than DISKETTE_LOAD_MAX_OBJECT_SIZE ({limit} bytes): "
-        "refused; raise the setting if it is genuine"
-    )
-
-
-def _too_deep(what: str) -> FixtureLimitError:
-    return FixtureLimitError(
-        f"{what} nests lists or objects more than {MAX_DEPTH} levels deep, the "
-        "most diskette reads: refused"
-    )
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether lists and dicts in ``value`` nest more than ``limit`` deep
-    (iterative: a hostile value cannot overflow the stack)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        for child in item.values() if type(item) is dict else item:
-            if type(child) is dict or type(child) is list:
-                stack.append((child, depth + 1))
-    return False
-
-
-def _check_depth(item: Any, text: str | bytes, start: int, end: int, what: str):
-    """Refuse ``item`` if it nests deeper than MAX_DEPTH; a cheap count of its
-    brackets spares the walk for almost every object."""
-    if type(item) is not dict and type(item) is not list:
-        return
-    if isinstance(text, str):
-        brackets = text.count("[", start, end) + text.count("{", start, end)
-    else:
-        brackets = text.count(b"[", start, end) + text.count(b"{", start, end)
-    if brackets > MAX_DEPTH and _deeper_than(item, MAX_DEPTH):
-        raise _too_deep(what)
 
 
 def read_json_array(
@@ -290,6 +248,96 @@ def read_objects(
     if format == "jsonl":
         return read_json_lines(stream, max_object_size=max_object_size)
     return None
+
+
+def read_raw_objects(
+    stream: BinaryIO,
+    format: str,  # noqa: A002
+    *,
+    max_object_size: int | None = None,
+) -> Iterator[Any]:
+    """The raw objects of a fixture in any of :data:`FORMATS`, as dicts.
+
+    ``json``/``jsonl`` as :func:`read_objects`; ``xml`` gives each top-level
+    object's ``model`` and, when it has one, ``pk`` (as text), streamed; ``yaml``
+    is read whole, as Django reads it, within ``max_object_size``. Errors are
+    ``DeserializationError``.
+    """
+    objects = read_objects(stream, format, max_object_size=max_object_size)
+    if objects is not None:
+        return objects
+    if format == "xml":
+        return _xml_objects(stream)
+    if format == "yaml":
+        limit = _max_object_size(max_object_size)
+        return _yaml_objects(_CountingStream(stream, limit, "yaml"))  # type: ignore[arg-type]
+    raise base.DeserializationError(f"unknown fixture format {format!r}")
+
+
+def count_fixture(
+    path: str | os.PathLike[str],
+    format: str,  # noqa: A002
+    *,
+    max_object_size: int | None = None,
+) -> dict[Any, int]:
+    """Objects per model label, as written, of the fixture at ``path``; streamed
+    (a ``yaml`` file is read whole). Raises ``DeserializationError``."""
+    from diskette.manifest import count_objects
+
+    counts: dict[Any, int] = {}
+    with open(path, "rb") as stream:
+        raw = read_raw_objects(stream, format, max_object_size=max_object_size)
+        for _raw in count_objects(raw, counts):
+            pass
+    return counts
+
+
+def _xml_objects(stream: BinaryIO) -> Iterator[dict[str, Any]]:
+    """The ``model`` and ``pk`` of each ``<object>`` directly in the root, read as
+    parser events (nothing is kept), with Django's defused parser."""
+    from xml.dom import pulldom
+    from xml.sax import SAXException
+
+    from django.core.serializers.xml_serializer import DefusedExpatParser
+
+    depth = 0
+    try:
+        parser = DefusedExpatParser()  # Django's: no DTD, no entities
+        for event, node in pulldom.parse(stream, parser=parser):  # noqa: S319
+            if event == pulldom.START_ELEMENT:
+                depth += 1
+                if depth == 2 and node.nodeName == "object":
+                    raw = {"model": node.getAttribute("model")}
+                    if node.hasAttribute("pk"):
+                        raw["pk"] = node.getAttribute("pk")
+                    yield raw
+            elif event == pulldom.END_ELEMENT:
+                depth -= 1
+    except (SAXException, ValueError) as error:
+        raise base.DeserializationError(f"not an xml fixture: {error}") from error
+
+
+def _yaml_objects(stream: BinaryIO) -> Iterator[Any]:
+    objects = load_yaml(stream)
+    if objects is None:
+        return
+    if not isinstance(objects, list):
+        raise base.DeserializationError("the file is not a yaml list of objects")
+    yield from objects
+
+
+def load_yaml(stream: BinaryIO) -> Any:
+    """The objects of a yaml fixture, read as Django's yaml deserializer reads
+    them (PyYAML's safe loader, compiled when available)."""
+    import yaml
+    from django.core.serializers.pyyaml import SafeLoader
+
+    try:
+        return yaml.load(stream, Loader=SafeLoader)  # noqa: S506 - a safe loader
+    except base.DeserializationError:
+        raise
+    except yaml.YAMLError as error:
+        raise base.DeserializationError(f"not a yaml fixture: {error}") from error
 
 
 class _CountingStream:

@@ -139,12 +139,12 @@ def _module_with(name: str, *modules: str):
 
 def install(point: str, release: Path) -> None:
     """Wrap the one step of the load where ``point`` is."""
-    import diskette.load.loader
+    import diskette.loading.loader
     import diskette.restore.swaps
 
     commit = _module_with("_swap_in", "diskette.api.commit", "diskette.api.load")
     if point == "data":
-        _on_call(diskette.load.loader, "_load_one", 2, point, release)
+        _on_call(diskette.loading.loader, "_load_one", 2, point, release)
     elif point == "marker":
         _after_call(commit, "insert_marker", point, release)
     elif point == "commit":

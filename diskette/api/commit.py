@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.db import connections
@@ -24,7 +25,7 @@ from diskette.exceptions import (
     StorageRestoreError,
 )
 from diskette.interrupts import deferred_signals, exit_status
-from diskette.load.loader import load_fixtures
+from diskette.loading.loader import load_fixtures
 from diskette.owner import describe_leftovers
 from diskette.reporter import Reporter, plural
 from diskette.restore.diff import merge_conflicts
@@ -46,13 +47,16 @@ from diskette.restore.recovery import recover, search_directories
 from diskette.restore.swaps import apply_swaps, prepare_swaps
 
 if TYPE_CHECKING:
-    from diskette.api.load import _Staged
+    from diskette.api.load_options import PathArgument
+    from diskette.api.staging import Staged
 
 
-def finish_interrupted(storages_basepath, using: str, reporter: Reporter) -> None:
+def finish_interrupted(
+    storages_basepath: PathArgument | None, using: str, reporter: Reporter
+) -> None:
     """Finish loads interrupted after their commit before this one starts, and
     name what killed runs left; a journal that cannot be finished stops the load."""
-    extra = [storages_basepath] if storages_basepath is not None else []
+    extra = [Path(storages_basepath)] if storages_basepath is not None else []
     directories = search_directories(*extra)
     outcome = recover(directories, using=using, remove=False, reporter=reporter)
     message = describe_leftovers(outcome.left)
@@ -61,7 +65,7 @@ def finish_interrupted(storages_basepath, using: str, reporter: Reporter) -> Non
 
 
 def load_staged(
-    staged: _Staged,
+    staged: Staged,
     *,
     flush: bool,
     storages_mode: str,
@@ -76,74 +80,16 @@ def load_staged(
     From the last statement of the transaction until the swaps are done, SIGINT
     and SIGTERM are held back: the load finishes, then exits as interrupted.
     """
-    journal = None
-    if staged.storages:
-        journal = Journal(
-            staging=str(staged.staging),
-            using=using,
-            base=str(staged.base),
-            mode=storages_mode,
-            archive=staged.shown,
-            swaps=prepare_swaps(
-                staged.staged_storages(), staged.base, mode=storages_mode
-            ),
-        )
+    journal = _journal(staged, storages_mode, using)
     held = contextlib.ExitStack()
-
-    def before_commit() -> None:
-        held.enter_context(deferred_signals())
-        if journal is not None:
-            journal.write()
-            if connections[using].features.can_rollback_ddl:
-                prepare_marker(using)
-            insert_marker(journal)
-
-    identities = archive_identities(staged.manifest, staged.fixtures)
-
-    def before_load() -> None:
-        summary = align(identities, using).summary()
-        if summary:
-            reporter.detail(summary.capitalize())
-
     tick = time.monotonic()
-    loaded = []
     try:
-        if staged.fixtures or flush:
-            if journal is not None and not connections[using].features.can_rollback_ddl:
-                prepare_marker(using)
-            results = load_fixtures(
-                staged.fixtures,
-                using=using,
-                flush=flush,
-                reporter=reporter,
-                expected=staged.data_files,
-                before_load=before_load,
-                before_commit=before_commit,
-                **options,
-            )
-        else:
-            results = []
-            held.enter_context(deferred_signals())
-            if journal is not None:
-                journal.state = COMMITTED
-                journal.write()
+        results = _load_data(staged, journal, held, flush, using, reporter, options)
     except BaseException:
         with contextlib.suppress(KeyboardInterrupt):
             held.close()  # before the commit: the error says nothing changed
         raise
-    for item, result in zip(staged.data_files, results, strict=True):
-        loaded.append(
-            LoadedData(
-                name=item.filename,
-                path=item.path,
-                definition=item.definition,
-                format=item.format,
-                objects=result.objects,
-                models=dict(result.models),
-                seconds=result.seconds,
-            )
-        )
-        reporter.info(f"{item.path}: {plural(result.objects, 'object')} loaded")
+    loaded = _loaded(staged, results, reporter)
     timings["data"] = time.monotonic() - tick
 
     tick = time.monotonic()
@@ -172,7 +118,90 @@ def load_staged(
     )
 
 
-def _swap_in(staged: _Staged, journal: Journal, reporter: Reporter) -> list:
+def _journal(staged: Staged, mode: str, using: str) -> Journal | None:
+    """The journal of the storage swaps to come (None without storages)."""
+    if not staged.storages:
+        return None
+    return Journal(
+        staging=str(staged.staging),
+        using=using,
+        base=str(staged.base),
+        mode=mode,
+        archive=staged.shown,
+        swaps=prepare_swaps(staged.staged_storages(), staged.base, mode=mode),
+    )
+
+
+def _load_data(
+    staged: Staged,
+    journal: Journal | None,
+    held: contextlib.ExitStack,
+    flush: bool,
+    using: str,
+    reporter: Reporter,
+    options: dict[str, Any],
+) -> list[Any]:
+    """Load the data in one transaction whose last statement records the
+    journal's marker; signals are held back (in ``held``) from then on."""
+
+    def before_commit() -> None:
+        held.enter_context(deferred_signals())
+        if journal is not None:
+            journal.write()
+            if connections[using].features.can_rollback_ddl:
+                prepare_marker(using)
+            insert_marker(journal)
+
+    identities = archive_identities(staged.manifest, staged.fixtures)
+
+    def before_load() -> None:
+        summary = align(identities, using).summary()
+        if summary:
+            reporter.detail(summary.capitalize())
+
+    if not (staged.fixtures or flush):
+        held.enter_context(deferred_signals())
+        if journal is not None:
+            journal.state = COMMITTED
+            journal.write()
+        return []
+    if journal is not None and not connections[using].features.can_rollback_ddl:
+        prepare_marker(using)
+    results: list[Any] = load_fixtures(
+        staged.fixtures,
+        using=using,
+        flush=flush,
+        reporter=reporter,
+        expected=staged.data_files,
+        before_load=before_load,
+        before_commit=before_commit,
+        **options,
+    )
+    return results
+
+
+def _loaded(staged: Staged, results: list[Any], reporter: Reporter) -> list[LoadedData]:
+    """What each data file loaded, said as it is recorded."""
+    loaded = []
+    for item, result in zip(staged.data_files, results, strict=True):
+        loaded.append(
+            LoadedData(
+                name=item.filename,
+                path=item.path,
+                definition=item.definition,
+                format=item.format,
+                objects=result.objects,
+                models=dict(result.models),
+                seconds=result.seconds,
+            )
+        )
+        reporter.info(f"{item.path}: {plural(result.objects, 'object')} loaded")
+    return loaded
+
+
+def _swap_in(
+    staged: Staged, journal: Journal, reporter: Reporter
+) -> list[LoadedStorage]:
     """Past the commit: swap the storages in as the journal says, then forget it.
 
     A failure keeps the journal and the staging for ``diskette_recover``.
@@ -209,7 +238,11 @@ def _swap_in(staged: _Staged, journal: Journal, reporter: Reporter) -> list:
 
 
 def check_swaps(
-    staged: _Staged, mode: str, download_destination, *, raise_first: bool
+    staged: Staged,
+    mode: str,
+    download_destination: PathArgument | None,
+    *,
+    raise_first: bool,
 ) -> list[str]:
     """Everything the storage swaps need, checked before the commit; the load
     raises the first problem, the plan lists them all."""
@@ -229,7 +262,7 @@ def check_swaps(
                 problems.append(
                     f"storage {storage.name!r}: a file and a directory meet at "
                     f"{', '.join(conflicts[:5])}: merge mode would fail; move them "
-                    "away or use --storages-mode replace"
+                    "away or use storages_mode='replace'"
                 )
     problems[:0] = swap_problems(
         targets,

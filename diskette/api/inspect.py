@@ -5,23 +5,24 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.apps import apps as django_apps
 from django.core.serializers.base import DeserializationError
 
-from diskette.api.load import fetch_archive
+from diskette.api.results import InspectedData, InspectedStorage, InspectResult
+from diskette.api.staging import fetch_archive, open_reader
 from diskette.archive import (
     ArchiveReader,
     MemberCheck,
+    MemberInfo,
 )
 from diskette.checks import raise_for_settings
-from diskette.conf import get_settings, load_setting_names
+from diskette.conf import DisketteSettings, get_settings, load_setting_names
 from diskette.download import is_url, redact
 from diskette.environment import (
-    EnvironmentDifference,
     compare_environments,
     installed_distributions,
 )
@@ -31,150 +32,30 @@ from diskette.exceptions import (
     ConfigurationError,
     ManifestError,
 )
-from diskette.load.fixtures import read_objects
 from diskette.manifest import (
     MANIFEST_NAME,
+    Manifest,
+    StorageEntry,
     check_counts,
     count_objects,
 )
-from diskette.reporter import Reporter, plural
+from diskette.readers import read_objects
+from diskette.reporter import Reporter
+
+__all__ = [
+    "INSPECT_PREFIX",
+    "InspectResult",
+    "InspectedData",
+    "InspectedStorage",
+    "inspect",
+]
 
 #: Prefix of the private temporary directory an inspected URL is downloaded into.
 INSPECT_PREFIX = ".diskette-inspect-"
 
 
-@dataclass
-class InspectedData:
-    """One data file of an inspected archive.
-
-    ``models`` and ``objects`` come from the manifest (verification counts the
-    objects of json and jsonl fixtures and refuses counts that disagree); for
-    the original diskette's archives, which do not record them, they are counted
-    while the archive is verified (``None`` without verification).
-    """
-
-    path: str
-    definition: str | None
-    format: str
-    models: dict[str, int] | None
-    objects: int | None
-    size: int
-    sha256: str | None
-    verified: bool | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class InspectedStorage:
-    """One storage of an inspected archive, as its members show it."""
-
-    name: str
-    files: int
-    bytes: int
-    empty_directories: list[str]
-    verified: bool | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class InspectResult:
-    """What :func:`inspect` found; ``to_dict()`` is the ``--json`` form.
-
-    ``checksums`` is ``"verified"`` (every member matches the manifest),
-    ``"failed"`` (see ``problems``), ``"none"`` (an original diskette archive,
-    read through without an error), or ``"not checked"`` (``verify=False``).
-    ``errors`` holds each problem as the error it is; ``problems`` their messages.
-    """
-
-    archive: str
-    size: int
-    format: int | None
-    legacy: bool
-    version: str
-    created: str
-    software: dict[str, str]
-    database: dict[str, str]
-    migrations: dict[str, list[str]]
-    data: list[InspectedData]
-    storages: list[InspectedStorage]
-    checked: bool
-    members: int
-    failed: list[MemberCheck]
-    environment: EnvironmentDifference | None = None
-    errors: list[ArchiveError] = field(default_factory=list)
-
-    @property
-    def problems(self) -> list[str]:
-        """One line per problem found, in the order found."""
-        return [str(error) for error in self.errors]
-
-    @property
-    def ok(self) -> bool:
-        """False when something did not verify."""
-        return not self.problems
-
-    def error(self) -> ArchiveError | None:
-        """The refusal of a strict verification, or None: the first problem's
-        error (a ManifestError for counts that disagree, else a ChecksumError)."""
-        if not self.errors:
-            return None
-        kind = type(self.errors[0])
-        if not issubclass(kind, ManifestError):
-            kind = ChecksumError
-        others = len(self.problems) - 1
-        return kind(
-            f"archive {self.archive!r} does not verify: {self.problems[0]}"
-            + (f" (and {plural(others, 'other problem')})" if others else "")
-        )
-
-    @property
-    def checksums(self) -> str:
-        if self.problems:
-            return "failed"
-        if not self.checked:
-            return "not checked"
-        return "none" if self.legacy else "verified"
-
-    @property
-    def objects(self) -> int | None:
-        counts = [item.objects for item in self.data]
-        return None if None in counts else sum(counts)  # type: ignore[arg-type]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "archive": self.archive,
-            "size": self.size,
-            "format": self.format,
-            "legacy": self.legacy,
-            "version": self.version,
-            "created": self.created,
-            "software": dict(self.software),
-            "database": dict(self.database),
-            "migrations": {app: list(names) for app, names in self.migrations.items()},
-            "objects": self.objects,
-            "files": sum(item.files for item in self.storages),
-            "data": [item.to_dict() for item in self.data],
-            "storages": [item.to_dict() for item in self.storages],
-            "checksums": {
-                "status": self.checksums,
-                "algorithm": None if self.legacy else "sha256",
-                "members": self.members,
-                "failed": [
-                    {"name": c.name, "expected": c.expected, "actual": c.sha256}
-                    for c in self.failed
-                ],
-            },
-            "problems": list(self.problems),
-            "environment": self.environment.to_dict() if self.environment else None,
-        }
-
-
 def inspect(
-    archive: str | os.PathLike,
+    archive: str | os.PathLike[str],
     *,
     verify: bool = True,
     environment: bool = False,
@@ -212,13 +93,16 @@ def inspect(
         shutil.rmtree(private, ignore_errors=True)
 
 
-def _inspect(path, shown, conf, verify, environment, reporter) -> InspectResult:
-    with ArchiveReader(
-        path,
-        max_size=conf.load_max_size,
-        max_members=conf.load_max_members,
-        minimal_size=conf.load_minimal_filesize,
-    ) as reader:
+def _inspect(
+    path: Path,
+    shown: str,
+    conf: DisketteSettings,
+    verify: bool,
+    environment: bool,
+    reporter: Reporter,
+) -> InspectResult:
+    """Read the manifest and, with ``verify``, check every member; describe it."""
+    with open_reader(path, conf) as reader:
         manifest = reader.inspect()
         size = path.stat().st_size
         counted: dict[str, dict[str, int]] = {}
@@ -241,25 +125,7 @@ def _inspect(path, shown, conf, verify, environment, reporter) -> InspectResult:
     ]
     verdict = {c.name: c.ok for c in checks}
     errors += _data_problems(manifest, counted, unreadable, verdict)
-    data = []
-    for item in manifest.data:
-        models = (
-            dict(item.models)
-            if not manifest.is_legacy
-            else _shown(counted.get(item.path))
-        )
-        data.append(
-            InspectedData(
-                path=item.path,
-                definition=item.definition,
-                format=item.format,
-                models=models,
-                objects=sum(models.values()) if models is not None else None,
-                size=sizes.get(item.path, 0),
-                sha256=item.sha256,
-                verified=verdict.get(item.path),
-            )
-        )
+    data = _inspected_data(manifest, counted, sizes, verdict)
     storages = [
         _inspected_storage(entry, reader.members, verdict, manifest.is_legacy)
         for entry in manifest.storages
@@ -289,15 +155,49 @@ def _inspect(path, shown, conf, verify, environment, reporter) -> InspectResult:
     )
 
 
+def _inspected_data(
+    manifest: Manifest,
+    counted: dict[str, dict[str, int]],
+    sizes: dict[str, int],
+    verdict: dict[str, bool | None],
+) -> list[InspectedData]:
+    """Each data file as the manifest records it (as counted, for the original
+    diskette's archives, which record no counts)."""
+    data = []
+    for item in manifest.data:
+        models = (
+            dict(item.models)
+            if not manifest.is_legacy
+            else _shown(counted.get(item.path))
+        )
+        data.append(
+            InspectedData(
+                path=item.path,
+                definition=item.definition,
+                format=item.format,
+                models=models,
+                objects=sum(models.values()) if models is not None else None,
+                size=sizes.get(item.path, 0),
+                sha256=item.sha256,
+                verified=verdict.get(item.path),
+            )
+        )
+    return data
+
+
 def _check_members(
-    reader, manifest, counted, unreadable, reporter
+    reader: ArchiveReader,
+    manifest: Manifest,
+    counted: dict[str, dict[str, int]],
+    unreadable: dict[str, ArchiveError],
+    reporter: Reporter,
 ) -> list[MemberCheck]:
     """Hash every member; count the objects of json and jsonl fixtures on the way."""
     formats = {item.path: item.format for item in manifest.data}
     files = sum(1 for m in reader.members if not m.is_dir and m.name != MANIFEST_NAME)
     done = 0
 
-    def consume(info, stream) -> None:
+    def consume(info: MemberInfo, stream: BinaryIO) -> None:
         nonlocal done
         done += 1
         reporter.progress("Verifying", done, files)
@@ -318,12 +218,18 @@ def _check_members(
         counted[info.name] = counts
 
     try:
-        return reader.check_members(consume)
+        checks: list[MemberCheck] = reader.check_members(consume)
+        return checks
     finally:
         reporter.done()
 
 
-def _data_problems(manifest, counted, unreadable, verdict) -> list[ArchiveError]:
+def _data_problems(
+    manifest: Manifest,
+    counted: dict[str, dict[str, int]],
+    unreadable: dict[str, ArchiveError],
+    verdict: dict[str, bool | None],
+) -> list[ArchiveError]:
     """Each data file that cannot be read, or whose objects are not what the
     manifest counts (a ManifestError); one that fails its checksum says so alone."""
     found: list[ArchiveError] = []
@@ -354,12 +260,20 @@ def _shown(counts: dict[str, int] | None) -> dict[str, int] | None:
 def _model_label(raw: Any) -> str:
     """``app_label.ModelName`` of a fixture's model, as written when not installed."""
     try:
-        return django_apps.get_model(str(raw))._meta.label
+        label: str = django_apps.get_model(str(raw))._meta.label
+        return label
     except (LookupError, ValueError):
         return str(raw)
 
 
-def _inspected_storage(entry, members, verdict, legacy) -> InspectedStorage:
+def _inspected_storage(
+    entry: StorageEntry,
+    members: Sequence[MemberInfo],
+    verdict: dict[str, bool | None],
+    legacy: bool,
+) -> InspectedStorage:
+    """A storage as its members show it (the original diskette records nothing
+    of empty directories: they are the directory members with nothing inside)."""
     prefix = entry.name + "/"
     inside = [m for m in members if m.name.startswith(prefix)]
     files = [m for m in inside if not m.is_dir]

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS
 
-from diskette.exceptions import ConfigurationError
+from diskette.api.load_options import check_database
 from diskette.reporter import Reporter
 from diskette.restore.recovery import RecoveryResult, recover, search_directories
 
 
 def recover_interrupted(
     *,
-    directories: list[str | os.PathLike] | tuple[str | os.PathLike, ...] = (),
+    directories: list[str | os.PathLike[str]] | tuple[str | os.PathLike[str], ...] = (),
     using: str = DEFAULT_DB_ALIAS,
     remove: bool = True,
     reporter: Reporter | None = None,
@@ -26,11 +26,7 @@ def recover_interrupted(
     marker says a load staged. ``remove=False`` only lists the leftovers. Files a
     running load or dump holds are never touched.
     """
-    if using not in connections:
-        raise ConfigurationError(
-            f"database {using!r} is not in DATABASES: use one of "
-            f"{', '.join(connections)}"
-        )
+    check_database(using)
     return recover(
         search_directories(*directories),
         using=using,

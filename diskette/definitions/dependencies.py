@@ -21,7 +21,7 @@ from django.apps import apps as django_apps
 from django.apps.registry import Apps
 from django.db.models import Field, Model
 
-from diskette.definitions import Definition
+from diskette.definitions.model import Definition
 
 
 def _target(field: Field) -> type[Model] | None:

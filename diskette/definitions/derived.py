@@ -23,7 +23,7 @@ from django.db.models import Model
 
 from diskette.conf import get_settings
 from diskette.definitions.labels import Registry, dumpable_models
-from diskette.problems import Problem
+from diskette.problems import Problem, kind_of
 
 #: The setting that extends the built-in list.
 SETTING = "DISKETTE_DERIVED_MODELS"
@@ -67,11 +67,6 @@ def configured() -> Any:
     return get_settings().derived_models
 
 
-def _kind(value: Any) -> str:
-    name = type(value).__name__
-    return "None" if value is None else f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
-
-
 def setting_problems(value: Any) -> list[Problem]:
     """Problems of a ``DISKETTE_DERIVED_MODELS`` value.
 
@@ -86,7 +81,7 @@ def setting_problems(value: Any) -> list[Problem]:
             Problem(
                 "E016",
                 related,
-                f"{SETTING} is {value!r} ({_kind(value)}), not a list of model labels",
+                f"{SETTING} is {value!r} ({kind_of(value)}), not a list of model labels",
                 hint,
                 check_warning=True,
             )
@@ -120,7 +115,7 @@ def _label_problem(label: Any, registry: Registry) -> tuple[bool, str] | None:
     if not isinstance(label, str):
         return (
             False,
-            f"is {_kind(label)}, not a model label: write 'app_label.ModelName'",
+            f"is {kind_of(label)}, not a model label: write 'app_label.ModelName'",
         )
     parts = label.split(".")
     if len(parts) == 1 and parts[0]:

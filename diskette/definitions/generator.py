@@ -46,7 +46,7 @@ def _find_apps(
     for name in names:
         config = registry.by_name.get(name) or registry.app(name)
         if config is None:
-            problems.append(f"{option} {name!r} {registry.unknown_app(name)}")
+            problems.append(f"{option} item {name!r} {registry.unknown_app(name)}")
         else:
             found.append(config)
     return found
@@ -66,7 +66,7 @@ def _find_excludes(
         if name.count(".") == 1 and registry.app(name.split(".")[0]) is not None:
             found, problem = registry.resolve(name, "excludes")
             if problem:
-                problems.append(f"--exclude {name!r} {problem}")
+                problems.append(f"excludes item {name!r} {problem}")
             models.extend(found)
             continue
         close = registry.close_model(name) if name.count(".") == 1 else None
@@ -80,7 +80,7 @@ def _find_excludes(
                     "('auth'), an app name ('django.contrib.auth') or a model label "
                     "('auth.Permission')"
                 )
-        problems.append(f"--exclude {name!r} {problem}")
+        problems.append(f"excludes item {name!r} {problem}")
     return configs, models
 
 
@@ -104,12 +104,13 @@ def generate_definitions(
     the models of every app not listed, except what was left out: that is dumped
     nowhere. Unknown labels, and an invalid ``DISKETTE_DERIVED_MODELS``, raise
     ConfigurationError naming every one; a derived label of a model that is not
-    installed is a warning on ``reporter``.
+    installed is a warning on ``reporter``. Messages name the arguments
+    (``apps item 'x'``, ``excludes item 'y'``); ``diskette_apps`` says its flags.
     """
     reporter = reporter or Reporter()
     registry = Registry()
     problems: list[str] = []
-    chosen = _find_apps(apps or [], "--app", registry, problems)
+    chosen = _find_apps(apps or [], "apps", registry, problems)
     excluded_apps, excluded_models = _find_excludes(excludes or [], registry, problems)
     setting = setting_problems(configured())
     problems.extend(p.sentence for p in setting if not p.warning)
@@ -151,11 +152,11 @@ def _chosen_problems(
         models = dumpable_models(config)
         if not models:
             problems.append(
-                f"--app {config.label!r} has no models to dump: leave it out"
+                f"apps item {config.label!r} has no models to dump: leave it out"
             )
         elif all(model in left for model in models):
             problems.append(
-                f"--app {config.label!r} has only models left out of generated "
+                f"apps item {config.label!r} has only models left out of generated "
                 f"definitions ({_left_out([(m, left[m]) for m in models])}): leave it "
                 "out, or write its definition by hand"
             )

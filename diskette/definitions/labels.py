@@ -92,57 +92,65 @@ class Registry:
             return [], self.unknown_app(label)
         config = self.app(parts[0])
         if config is None:
-            if label in self.by_name:
-                return [], self.unknown_app(label)
-            close = self.close_model(label)
-            if close:
-                return [], f"is not an installed model: did you mean {close!r}?"
-            return [], f"names the app {parts[0]!r}, which " + self.unknown_app(
-                parts[0]
-            )
+            return [], self._unknown_app_of_model(label, parts[0])
         try:
             model = config.get_model(parts[1])
         except LookupError:
-            names = [m.__name__ for m in dumpable_models(config)]
-            close = difflib.get_close_matches(parts[1], names, n=1)
-            if not close:
-                lowered = {name.lower(): name for name in names}
-                close = [
-                    lowered[c]
-                    for c in difflib.get_close_matches(parts[1].lower(), lowered, n=1)
-                ]
-            fix = (
-                f"did you mean '{config.label}.{close[0]}'?"
-                if close
-                else "its models are " + ", ".join(names or ["(none)"])
-            )
-            return [], f"is not a model of the app {config.label!r}: {fix}"
-        meta = model._meta
-        verb = "name" if key == "models" else "exclude"
-        if meta.auto_created:
-            owner = meta.auto_created._meta
-            field = next(
-                (
-                    f.name
-                    for f in owner.local_many_to_many
-                    if f.remote_field.through is model
-                ),
-                "?",
-            )
-            return [], (
-                f"is the automatic table of the many-to-many field "
-                f"{owner.label}.{field}, whose rows travel with {owner.label!r}: "
-                f"{verb} {owner.label!r} instead"
-            )
-        if meta.swapped:
-            return (
-                [],
-                f"is swapped for {meta.swapped!r}: {verb} {meta.swapped!r} instead",
-            )
-        if meta.proxy:
-            concrete = meta.concrete_model._meta.label
-            return [], (
-                f"is a proxy model, without rows of its own (dumpdata skips it too): "
-                f"{verb} its concrete model {concrete!r} instead"
-            )
-        return [model], None
+            return [], self._unknown_model(config, parts[1])
+        problem = _undumpable(model, "name" if key == "models" else "exclude")
+        return ([], problem) if problem else ([model], None)
+
+    def _unknown_app_of_model(self, label: str, app_label: str) -> str:
+        """Why ``app_label.Model`` names no app: a dotted app name, a typo."""
+        if label in self.by_name:
+            return self.unknown_app(label)
+        close = self.close_model(label)
+        if close:
+            return f"is not an installed model: did you mean {close!r}?"
+        return f"names the app {app_label!r}, which " + self.unknown_app(app_label)
+
+    def _unknown_model(self, config: AppConfig, name: str) -> str:
+        """Why ``name`` is no model of ``config``, with the closest one."""
+        names = [m.__name__ for m in dumpable_models(config)]
+        close = difflib.get_close_matches(name, names, n=1)
+        if not close:
+            lowered = {name.lower(): name for name in names}
+            close = [
+                lowered[c]
+                for c in difflib.get_close_matches(name.lower(), lowered, n=1)
+            ]
+        fix = (
+            f"did you mean '{config.label}.{close[0]}'?"
+            if close
+            else "its models are " + ", ".join(names or ["(none)"])
+        )
+        return f"is not a model of the app {config.label!r}: {fix}"
+
+
+def _undumpable(model: type[Model], verb: str) -> str | None:
+    """Why an installed model cannot be named (``verb``: name, exclude), or ``None``."""
+    meta = model._meta
+    if meta.auto_created:
+        owner = meta.auto_created._meta
+        field = next(
+            (
+                f.name
+                for f in owner.local_many_to_many
+                if f.remote_field.through is model
+            ),
+            "?",
+        )
+        return (
+            f"is the automatic table of the many-to-many field "
+            f"{owner.label}.{field}, whose rows travel with {owner.label!r}: "
+            f"{verb} {owner.label!r} instead"
+        )
+    if meta.swapped:
+        return f"is swapped for {meta.swapped!r}: {verb} {meta.swapped!r} instead"
+    if meta.proxy:
+        concrete = meta.concrete_model._meta.label
+        return (
+            f"is a proxy model, without rows of its own (dumpdata skips it too): "
+            f"{verb} its concrete model {concrete!r} instead"
+        )
+    return None

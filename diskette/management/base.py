@@ -3,14 +3,60 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from diskette.exceptions import DisketteError
 from diskette.interrupts import exit_status, handled_signals
 from diskette.reporter import StreamReporter
+
+#: How a command's user spells what the core's messages name by its Python
+#: argument: the core speaks to Python callers, the commands translate (the
+#: texts are exact, so that a message reads as the command printed it before).
+FLAGS: Mapping[str, str] = {
+    "exclude_data": "--exclude-data",
+    "storages_basepath": "--storages-basepath",
+    "storages_mode='replace'": "--storages-mode replace",
+    "ignore_migrations=True": "--ignore-migrations",
+    "flush=True": "--flush",
+    "exact:": "--exact-model",
+    "with_storages=False": "--no-storages",
+}
+
+
+def command_words(message: str, flags: Mapping[str, str] = FLAGS) -> str:
+    """``message`` with each Python spelling of ``flags`` as the command's flag.
+
+    A spelling inside a longer name is left alone, and so is one the message
+    already follows with its flag (``flush=True (--flush)``).
+    """
+    for spelling, flag in flags.items():
+        pattern = (
+            rf"(?<![\w-]){re.escape(spelling)}(?!\w)(?!\W{{1,3}}{re.escape(flag)})"
+        )
+        message = re.sub(pattern, lambda _match, flag=flag: flag, message)
+    return message
+
+
+class _CommandReporter(StreamReporter):
+    """A stream reporter whose messages name the command's flags."""
+
+    def __init__(self, flags: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.flags = flags
+
+    def info(self, message: str) -> None:
+        super().info(command_words(message, self.flags))
+
+    def detail(self, message: str) -> None:
+        super().detail(command_words(message, self.flags))
+
+    def warning(self, message: str) -> None:
+        super().warning(command_words(message, self.flags))
 
 
 class DisketteCommand(BaseCommand):
@@ -22,6 +68,9 @@ class DisketteCommand(BaseCommand):
     #: Whether the command warns first about a load awaiting its recovery
     #: (diskette_load and diskette_recover finish it themselves).
     checks_pending = True
+    #: The translation of the core's argument names into this command's flags
+    #: (a command with flags of its own extends it: ``{**FLAGS, ...}``).
+    flags: ClassVar[Mapping[str, str]] = FLAGS
 
     def execute(self, *args: Any, **options: Any) -> Any:
         try:
@@ -32,7 +81,9 @@ class DisketteCommand(BaseCommand):
         except DisketteError as error:
             if options.get("traceback"):
                 raise
-            raise CommandError(str(error), returncode=error.exit_code) from error
+            raise CommandError(
+                self.words(str(error)), returncode=error.exit_code
+            ) from error
         except KeyboardInterrupt as interrupt:
             # The core lets an interrupt through only where nothing was changed
             # yet; past a commit it raises a DisketteError that says so instead.
@@ -58,13 +109,18 @@ class DisketteCommand(BaseCommand):
     ) -> StreamReporter:
         """A reporter on this command's streams; ``quiet`` keeps stdout for JSON output."""
         verbosity = 0 if quiet else options.get("verbosity", 1)
-        return StreamReporter(
+        return _CommandReporter(
+            self.flags,
             verbosity=verbosity,
             out=self.stdout,
             err=self.stderr,
             style=self.style,
             interactive=getattr(sys.stderr, "isatty", lambda: False)(),
         )
+
+    def words(self, message: str) -> str:
+        """A message of the core as this command's user reads it (flags)."""
+        return command_words(message, self.flags)
 
     def write_json(self, payload: Any) -> None:
         """Print one JSON object on stdout, for ``--json``."""

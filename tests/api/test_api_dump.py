@@ -422,7 +422,7 @@ class ModeWhileWriting(Reporter):
 @pytest.mark.parametrize("dump_command", ["", "dumpdata"])
 def test_fixtures_are_private_from_their_first_byte(seeded, tmp_path, dump_command):
     """Fixtures hold password hashes: never readable by others, even half written."""
-    from diskette.dump.dumper import write_fixture
+    from diskette.dumping.dumper import write_fixture
 
     path = tmp_path / "auth.json"
     item = definition("auth", ["auth.User"], dump_command=dump_command)

@@ -7,6 +7,7 @@ it is absent).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -15,12 +16,16 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.contrib.sites.models import Site
 from django.core.management import call_command
 
 from diskette import api
+from diskette.api.load_options import LoadOptions
 from diskette.exceptions import ConfigurationError
+from diskette.reporter import Reporter
 from sandbox.library.models import Book, Publisher
 from sandbox.library.seeding import seed_database, seed_media
+from tests.archives import make_archive, sites
 
 LABELS = ["library", "auth.user", "auth.group", "sites"]
 
@@ -212,3 +217,54 @@ def test_load_does_not_need_the_dump_settings(tmp_path, settings):
         archive, storages_basepath=tmp_path / "home", flush=True, storages=["media"]
     )
     assert result.objects > 30
+
+
+class Recorder(Reporter):
+    """Keeps the warnings a load gives."""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def warning(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+@pytest.mark.django_db
+def test_options_are_checked_once_into_one_frozen_value():
+    options = LoadOptions.create(
+        exclude_data="sites", storages=["media"], exact=["auth.Group"], flush=True
+    )
+    assert options.exclude_data == ("sites",)
+    assert options.storages == ("media",)
+    assert options.exact == ("auth.group",)
+    assert options.flush is True and options.with_data is True
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.flush = False  # type: ignore[misc]
+    with pytest.raises(ConfigurationError, match="storages mode 'swap' is unknown"):
+        LoadOptions.create(storages_mode="swap")
+
+
+@pytest.mark.django_db
+def test_unknown_keyword_is_refused_by_load_and_plan(tmp_path):
+    path = make_archive(tmp_path / "a.tar.gz", data={"sites.json": sites((61, "a"))})
+    for function in (api.load, api.plan_load):
+        with pytest.raises(TypeError, match="no_such_option"):
+            function(path, no_such_option=True)
+    assert not Site.objects.filter(pk=61).exists()
+
+
+@pytest.mark.django_db
+def test_messages_to_python_callers_name_the_arguments_not_flags(tmp_path):
+    path = make_archive(tmp_path / "a.tar.gz", data={"sites.json": sites((62, "a"))})
+    with pytest.raises(ConfigurationError) as caught:
+        api.load(path, exact=["library.nope"], with_storages=False)
+    assert str(caught.value).startswith("exact: 'library.nope' is not an installed")
+    assert "--" not in str(caught.value)
+    reporter = Recorder()
+    api.load(path, exclude_data=["nope"], with_storages=False, reporter=reporter)
+    assert reporter.warnings == [
+        "exclude_data 'nope' matches no data file of the archive (it has sites.json)"
+    ]
+    plan = api.plan_load(path, flush=True, with_storages=False)
+    assert "flush=True empties every table first: no row collides" in plan.notes
+    assert not [note for note in plan.notes if "--" in note]

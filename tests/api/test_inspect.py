@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import http.server
 import io
+import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
@@ -310,3 +312,50 @@ def test_inspect_is_exposed_on_the_package():
 
     assert diskette.inspect is api.inspect
     assert "inspect" in diskette.__all__
+
+
+def test_the_exceptions_are_exported_on_the_package():
+    import diskette
+    from diskette import exceptions
+
+    errors = [
+        value
+        for value in vars(exceptions).values()
+        if isinstance(value, type) and issubclass(value, exceptions.DisketteError)
+    ]
+    assert len(errors) > 10
+    for error in errors:
+        assert getattr(diskette, error.__name__) is error
+        assert error.__name__ in diskette.__all__
+
+
+def test_importing_the_package_imports_nothing_of_django():
+    code = (
+        "import sys, diskette; print(sorted(m for m in sys.modules if 'django' in m))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_type_checkers_see_the_api_functions_not_any(tmp_path):
+    """The lazy names reach type checkers with their real signatures."""
+    mypy_api = pytest.importorskip("mypy.api")
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text(
+        "import diskette\n"
+        "reveal_type(diskette.load)\n"
+        "reveal_type(diskette.dump)\n"
+        "reveal_type(diskette.inspect)\n"
+        "diskette.load('a.tar.gz', flush='yes')\n"
+    )
+    out, _err, status = mypy_api.run(
+        ["--cache-dir", str(tmp_path / "cache"), "--follow-imports=silent"]
+        + ["--ignore-missing-imports", str(snippet)]
+    )
+    assert "-> diskette.api.results.LoadResult" in out, out
+    assert "DumpResult" in out, out
+    assert "InspectResult" in out, out
+    assert 'Argument "flush" to "load" has incompatible type "str"' in out, out
+    assert status == 1

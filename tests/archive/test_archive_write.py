@@ -147,7 +147,7 @@ def test_large_members_compressed_in_parallel_read_back_everywhere(
     import shutil
     import subprocess
 
-    monkeypatch.setattr("diskette.archive.GZIP_BLOCK", 4096)
+    monkeypatch.setattr("diskette.archive.gzip.GZIP_BLOCK", 4096)
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(50_000) + b"diskette " * 20_000)
     target = tmp_path / "archive.tar.gz"

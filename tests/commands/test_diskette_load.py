@@ -22,6 +22,7 @@ from django.core.management import CommandError, call_command
 from django.db.models.signals import pre_save
 
 from diskette.archive import archive_checksum
+from diskette.management.base import command_words
 from tests.archives import Entry, groups, make_archive, sites, snapshot
 from tests.conftest import MANAGE_PY, REPO_ROOT, run_manage, site_environment
 
@@ -397,3 +398,37 @@ def test_load_killed_mid_way_leaves_database_and_media_as_before(
     assert _rows(var / "db.sqlite3") == rows
     assert snapshot(var / "media") == files
     assert archive_for_subprocess.is_file()
+
+
+@pytest.mark.django_db
+def test_warnings_of_the_core_name_the_command_flags(archive, base):
+    err = StringIO()
+    call_command(
+        "diskette_load",
+        str(archive),
+        "--exclude-data",
+        "nope",
+        no_storages=True,
+        stdout=StringIO(),
+        stderr=err,
+    )
+    assert "--exclude-data 'nope' matches no data file of the archive" in (
+        err.getvalue()
+    )
+    assert "exclude_data" not in err.getvalue()
+
+
+def test_the_commands_translate_python_arguments_into_their_flags():
+    assert command_words("exact: 'a.b' is not an installed model") == (
+        "--exact-model 'a.b' is not an installed model"
+    )
+    assert command_words("or use storages_mode='replace'") == (
+        "or use --storages-mode replace"
+    )
+    # A name inside a longer one, or already followed by its flag, stays.
+    assert command_words("my_exclude_data and flush=True (--flush)") == (
+        "my_exclude_data and flush=True (--flush)"
+    )
+    assert command_words("give storages_basepath", {"storages_basepath": "--to"}) == (
+        "give --to"
+    )

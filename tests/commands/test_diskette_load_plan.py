@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from diskette import api
-from diskette.load.rehearsal import applied_migrations
+from diskette.migrations import applied_migrations
 from sandbox.library.models import Publisher
 from sandbox.library.seeding import EXCLUDED_FILES, seed_database
 from tests.archives import make_archive, snapshot

@@ -18,7 +18,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from diskette.definitions import Definition
-from diskette.dump.dumper import (
+from diskette.dumping.dumper import (
     count_fixture_objects,
     dumpdata_arguments,
     read_transaction,
@@ -422,7 +422,7 @@ def test_small_chunks_give_the_same_fixture(tmp_path, seeded, monkeypatch):
     chosen = ["auth.Group", "auth.User", *labels("library")]
     item = definition("all", chosen, "jsonl", natural_foreign=True)
     write_fixture(item, tmp_path / "big.jsonl")
-    monkeypatch.setattr("diskette.dump.dumper.CHUNK_SIZE", 7)
+    monkeypatch.setattr("diskette.dumping.dumper.CHUNK_SIZE", 7)
     with CaptureQueriesContext(connections["default"]) as queries:
         write_fixture(item, tmp_path / "small.jsonl")
     assert (tmp_path / "small.jsonl").read_bytes() == (
@@ -436,7 +436,11 @@ def test_a_registered_serializer_is_used_as_dumpdata_would(monkeypatch):
     """Our fast classes replace Django's own only; a project's module is kept."""
     from django.core.serializers import jsonl as django_jsonl
 
-    from diskette.dump.serializer import JSONLSerializer, JSONSerializer, get_serializer
+    from diskette.dumping.serializer import (
+        JSONLSerializer,
+        JSONSerializer,
+        get_serializer,
+    )
 
     assert get_serializer("json") is JSONSerializer
     assert get_serializer("jsonl") is JSONLSerializer
@@ -470,7 +474,7 @@ def test_garbage_collector_state_is_restored(tmp_path, seeded, enabled):
 
 
 def test_key_cache_keeps_the_most_recently_used_within_its_size():
-    from diskette.dump.prefetch import KeyCache
+    from diskette.dumping.row_links import KeyCache
 
     cache = KeyCache(3)
     for key in "abc":
@@ -488,16 +492,18 @@ def test_tiny_key_cache_and_chunks_give_dumpdata_bytes(tmp_path, seeded, monkeyp
     chosen = ["auth.Group", "auth.User", *labels("library")]
     expected = dumpdata(tmp_path, chosen, "--natural-foreign")
     sizes = []
-    original = __import__("diskette.dump.prefetch", fromlist=["KeyCache"]).KeyCache.add
+    original = __import__(
+        "diskette.dumping.row_links", fromlist=["KeyCache"]
+    ).KeyCache.add
 
     def add(cache, key, value):
         original(cache, key, value)
         sizes.append(len(cache))
 
-    monkeypatch.setattr("diskette.dump.prefetch.KeyCache.add", add)
-    monkeypatch.setattr("diskette.dump.prefetch.KEY_CACHE_SIZE", 4)
-    monkeypatch.setattr("diskette.dump.prefetch.KEY_LIST_LIMIT", 3)
-    monkeypatch.setattr("diskette.dump.dumper.CHUNK_SIZE", 9)
+    monkeypatch.setattr("diskette.dumping.row_links.KeyCache.add", add)
+    monkeypatch.setattr("diskette.dumping.row_links.KEY_CACHE_SIZE", 4)
+    monkeypatch.setattr("diskette.dumping.row_links.KEY_LIST_LIMIT", 3)
+    monkeypatch.setattr("diskette.dumping.dumper.CHUNK_SIZE", 9)
     item = definition("all", chosen, natural_foreign=True)
     write_fixture(item, tmp_path / "all.json")
     assert (tmp_path / "all.json").read_bytes() == expected
@@ -509,8 +515,8 @@ def test_tiny_key_cache_and_chunks_give_dumpdata_bytes(tmp_path, seeded, monkeyp
 @pytest.mark.parametrize("natural_foreign", [True, False])
 def test_every_sandbox_model_is_written_from_rows(natural_foreign):
     """The built-in field types of the sandbox all take the row path."""
-    from diskette.dump.dumper import dump_queryset, dumped_models
-    from diskette.dump.serializer import row_plan
+    from diskette.dumping.dumper import dump_queryset, dumped_models
+    from diskette.dumping.serializer import row_plan
 
     item = definition("all", ["auth.Group", "auth.User", *labels("library")])
     for model in dumped_models(item):
@@ -526,8 +532,8 @@ def test_every_sandbox_model_is_written_from_rows(natural_foreign):
 
 @pytest.mark.django_db
 def test_natural_primary_keys_keep_instances():
-    from diskette.dump.dumper import dump_queryset
-    from diskette.dump.serializer import row_plan
+    from diskette.dumping.dumper import dump_queryset
+    from diskette.dumping.serializer import row_plan
 
     item = definition("auth", ["auth.Group"], natural_primary=True)
     plan = row_plan(
@@ -544,7 +550,7 @@ def test_custom_field_falls_back_to_instances():
     from django.db import models
     from django.test.utils import isolate_apps
 
-    from diskette.dump.serializer import row_plan
+    from diskette.dumping.serializer import row_plan
 
     class ShoutingField(models.CharField):
         def value_to_string(self, obj):
@@ -584,8 +590,8 @@ def test_post_init_receiver_keeps_instances_and_bytes(tmp_path, seeded):
     """What runs when an instance is built could change it: instances are built."""
     from django.db.models.signals import post_init
 
-    from diskette.dump.dumper import dump_queryset
-    from diskette.dump.serializer import row_plan
+    from diskette.dumping.dumper import dump_queryset
+    from diskette.dumping.serializer import row_plan
     from sandbox.library.models import Book
 
     seen = []

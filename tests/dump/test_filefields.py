@@ -7,7 +7,7 @@ from django.db import models
 from django.test.utils import isolate_apps
 
 from diskette.definitions import Definition, load_definitions
-from diskette.dump.filefields import UnarchivedFiles, unarchived_file_fields
+from diskette.dumping.filefields import UnarchivedFiles, unarchived_file_fields
 from diskette.paths import resolve_storages
 
 BOOKS = [["books", {"models": ["library"]}]]

@@ -22,9 +22,9 @@ from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 
 from diskette.definitions import Definition
-from diskette.dump.dumper import dump_queryset, write_fixture
-from diskette.dump.managers import may_hide_rows, own_instances
-from diskette.dump.serializer import row_plan
+from diskette.dumping.dumper import dump_queryset, write_fixture
+from diskette.dumping.managers import may_hide_rows, own_instances
+from diskette.dumping.serializer import row_plan
 from diskette.exceptions import DumpError
 from diskette.reporter import Reporter
 from sandbox.library.models import Book, EBook, PublishedBook, Publisher

@@ -1,4 +1,4 @@
-"""diskette.dump.relations and the dump-time warning: relations to rows the archive lacks."""
+"""diskette.dumping.relations and the dump-time warning: relations to rows the archive lacks."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 
 from diskette import api
 from diskette.definitions import load_definitions
-from diskette.dump.relations import dangling_relations
+from diskette.dumping.relations import dangling_relations
 from diskette.environment import installed_distributions
 from diskette.exceptions import ConfigurationError
 from diskette.manifest import Manifest
@@ -141,7 +141,7 @@ def test_strict_refuses_before_anything_is_written(tmp_path):
         )
     message = str(raised.value)
     assert "\n" not in message
-    assert message.startswith("--strict: 1 relation(s)")
+    assert message.startswith("strict: 1 relation(s)")
     assert "library.Review.reviewer" in message
     assert not (tmp_path / "dumps").exists()
 

@@ -2,7 +2,7 @@
 
 Django's JSON encoder cuts datetimes and times to milliseconds; ours keeps all
 six digits where Django would cut, and writes Django's bytes everywhere else. Both
-the instance path and the row path of :mod:`diskette.dump.serializer` are checked
+the instance path and the row path of :mod:`diskette.dumping.serializer` are checked
 against Django's own deserializer (what ``loaddata`` runs), then the sandbox goes
 through ``diskette.api`` dump and load, and through plain ``loaddata``, on each
 database, in every format.
@@ -28,8 +28,13 @@ from django.test.utils import isolate_apps
 from django.utils.functional import lazy
 
 from diskette import api
-from diskette.dump.encoder import ExactJSONEncoder
-from diskette.dump.serializer import JSONLSerializer, JSONSerializer, RowChunk, row_plan
+from diskette.dumping.encoder import ExactJSONEncoder
+from diskette.dumping.serializer import (
+    JSONLSerializer,
+    JSONSerializer,
+    RowChunk,
+    row_plan,
+)
 from sandbox.library import seeding
 from sandbox.library.models import Book, Publisher, Review
 

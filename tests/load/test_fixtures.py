@@ -12,7 +12,7 @@ from django.core.serializers.base import DeserializationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from diskette.load.fixtures import (
+from diskette.loading.fixtures import (
     NaturalKeyCache,
     _Spill,
     deserialize,

@@ -18,7 +18,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core import serializers
 from django.core.management import call_command
 
-from diskette.load.loader import Fixture, flush_database, load_fixtures
+from diskette.loading.loader import Fixture, flush_database, load_fixtures
 from sandbox.library.models import (
     Author,
     Book,

@@ -22,7 +22,12 @@ from django.core.management import call_command
 
 from diskette import api
 from diskette.exceptions import IntegrityLoadError
-from diskette.load.loader import DeferredObjects, Fixture, flush_database, load_fixtures
+from diskette.loading.loader import (
+    DeferredObjects,
+    Fixture,
+    flush_database,
+    load_fixtures,
+)
 from diskette.reporter import Reporter
 from sandbox.library.models import (
     Author,
@@ -327,7 +332,7 @@ def test_a_foreign_key_that_may_not_be_null_names_a_later_data_file(tmp_path, db
 @pytest.mark.django_db(databases=["default", "postgres"])
 def test_many_postponed_objects_stay_in_flat_memory(tmp_path, db_alias, monkeypatch):
     """Postponed objects pickled to disk, several batches of them: same rows."""
-    from diskette.load import sql
+    from diskette.loading import sql
 
     monkeypatch.setattr(DeferredObjects, "IN_MEMORY", 2)
     monkeypatch.setattr(sql, "BATCH_SIZE", 4)

@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models.signals import post_save, pre_save
 
 from diskette.exceptions import IntegrityLoadError, LoadError
-from diskette.load.loader import Fixture, load_fixtures
+from diskette.loading.loader import Fixture, load_fixtures
 from diskette.reporter import Reporter
 from sandbox.library.models import Author, Book, Publisher
 
@@ -359,7 +359,7 @@ def dump_fixtures(tmp_path: Path, using: str) -> list[Fixture]:
 
 def loaddata_state(fixtures: list[Fixture], using: str) -> dict:
     """The database after ``flush`` and plain ``loaddata`` of ``fixtures``."""
-    from diskette.load.loader import flush_database
+    from diskette.loading.loader import flush_database
 
     flush_database(using)
     call_command(
@@ -471,7 +471,7 @@ class SignalLog:
 def test_signals_are_sent_as_loaddata_sends_them(tmp_path):
     """pre_save/post_save (raw, created) and m2m_changed (pre_add/post_add with
     the linked ids) for each object, batched or not; none with signals=False."""
-    from diskette.load.loader import flush_database
+    from diskette.loading.loader import flush_database
     from sandbox.library.seeding import seed_database
 
     seed_database(30)
@@ -552,7 +552,7 @@ def test_same_primary_key_twice_across_fixtures(db_alias, tmp_path):
 @pytest.mark.django_db(databases=["default", "postgres"])
 def test_table_with_rows_takes_the_exact_path(db_alias, tmp_path):
     """Rows already there are merged by primary key, exactly as loaddata does."""
-    from diskette.load.loader import flush_database
+    from diskette.loading.loader import flush_database
 
     fixture = write(
         tmp_path / "authors.json",
@@ -661,9 +661,9 @@ def test_forward_references_finished_in_batches_as_loaddata(
 ):
     """Forward references finished by batched UPDATEs give loaddata's rows, in
     several batches, with a row met twice (the last save wins)."""
-    import diskette.load.sql
+    import diskette.loading.sql
 
-    monkeypatch.setattr(diskette.load.sql, "BATCH_SIZE", 3)
+    monkeypatch.setattr(diskette.loading.sql, "BATCH_SIZE", 3)
     first = write(tmp_path / "first.json", _forward_authors(10))
     # Author 4 again, with another forward reference: its second deferred save
     # must come after its first.
@@ -743,8 +743,8 @@ def test_a_renamed_object_is_not_found_under_its_old_natural_key(db_alias, tmp_p
 def test_memory_bounds_give_the_same_result(db_alias, tmp_path, monkeypatch):
     """Forward references pickled to disk, natural keys pushed out of memory:
     still what loaddata gives."""
-    from diskette.load import natural_keys
-    from diskette.load.loader import DeferredObjects
+    from diskette.loading import natural_keys
+    from diskette.loading.loader import DeferredObjects
     from sandbox.library.seeding import seed_database
 
     monkeypatch.setattr(DeferredObjects, "IN_MEMORY", 1)
@@ -931,7 +931,7 @@ def test_a_missing_foreign_key_target_is_named(db_alias, tmp_path, exact):
 @pytest.mark.django_db(databases=["default", "postgres"])
 def test_a_missing_many_to_many_target_is_named(db_alias, tmp_path):
     """A link row to a primary key that no row has: named by its object."""
-    from diskette.load.loader import flush_database
+    from diskette.loading.loader import flush_database
 
     flush_database(db_alias)
     Publisher.objects.using(db_alias).create(pk=1, name="P")

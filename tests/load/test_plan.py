@@ -1,4 +1,4 @@
-"""diskette.load.rehearsal and ``api.plan_load``: migration state, collisions, storages,
+"""diskette.loading.rehearsal and ``api.plan_load``: migration state, collisions, storages,
 a rolled-back load, on SQLite and PostgreSQL.
 
 Archives are built with ``api.dump`` on the seeded sandbox or with
@@ -25,7 +25,7 @@ from diskette.exceptions import (
     MigrationMismatchError,
     StorageRestoreError,
 )
-from diskette.load.rehearsal import applied_migrations, compare_migrations, data_apps
+from diskette.migrations import applied_migrations, compare_migrations, data_apps
 from diskette.reporter import Reporter
 from diskette.restore.diff import diff_storage
 from diskette.restore.swaps import StagedStorage

@@ -9,7 +9,7 @@ import time
 import pytest
 from django.core.serializers.base import DeserializationError
 
-from diskette.load import fixtures
+from diskette.loading import fixtures
 from diskette.readers import (
     MAX_DEPTH,
     FixtureLimitError,

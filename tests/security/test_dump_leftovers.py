@@ -45,7 +45,7 @@ from pathlib import Path
 
 from django.core.serializers.json import Deserializer  # noqa: F401
 
-from diskette.dump.serializer import JSONSerializer
+from diskette.dumping.serializer import JSONSerializer
 
 
 class Serializer(JSONSerializer):

@@ -19,7 +19,7 @@ from django.core.management import CommandError, call_command
 
 from diskette import api
 from diskette.exceptions import LoadError, ManifestError
-from diskette.load.loader import Fixture, load_fixtures
+from diskette.loading.loader import Fixture, load_fixtures
 from diskette.manifest import DataFile, check_counts, model_key
 from tests.archives import make_archive, sites, snapshot
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from diskette.definitions.generator import generate_definitions
-from diskette.management.base import DisketteCommand
+from diskette.api import generate_definitions
+from diskette.management.base import FLAGS, DisketteCommand
 from diskette.reporter import StreamReporter
 
 
@@ -20,6 +20,8 @@ class Command(DisketteCommand):
         "dependency order, leaving out derived models (content types, permissions, "
         "sessions, search indexes...); paste the output as DISKETTE_APPS."
     )
+    #: The generator names its arguments; this command's user knows the flags.
+    flags = {**FLAGS, "apps item": "--app", "excludes item": "--exclude"}
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(

@@ -11,8 +11,38 @@ from typing import Any
 from django.conf import settings
 
 from diskette import api
-from diskette.definitions import FORMATS
+from diskette.api import FORMATS
+from diskette.exceptions import ConfigurationError
 from diskette.management.base import DisketteCommand
+
+#: How the core's messages name the Python arguments, and this command's words
+#: for them: (start of the core's message, what the command prints instead).
+_FLAG_WORDS = (
+    ("format: ", "--format: "),
+    ("compresslevel ", "compresslevel (--compresslevel) "),
+    ("apps names ", "--app names "),
+    ("exclude_apps names ", "--exclude-app names "),
+    ("strict: ", "--strict: "),
+)
+#: Words inside the core's messages, and the flags this command prints for them.
+_FLAG_PHRASES = (
+    (
+        "(check DISKETTE_APPS, DISKETTE_STORAGES, apps, with_data, with_storages)",
+        "(check DISKETTE_APPS, DISKETTE_STORAGES, --app, --no-data, --no-storages)",
+    ),
+    ("use destination for the directory", "use --destination for the directory"),
+)
+
+
+def _with_flags(message: str) -> str:
+    """A core message as the command's user knows the options: by their flags."""
+    for start, flag in _FLAG_WORDS:
+        if message.startswith(start):
+            message = flag + message[len(start) :]
+            break
+    for words, flags in _FLAG_PHRASES:
+        message = message.replace(words, flags)
+    return message
 
 
 def _program() -> list[str]:
@@ -124,6 +154,15 @@ class Command(DisketteCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            return self._handle(options)
+        except ConfigurationError as error:
+            message = _with_flags(str(error))
+            if message == str(error):
+                raise
+            raise type(error)(message) from error
+
+    def _handle(self, options: dict[str, Any]) -> None:
         choices = {
             "destination": options["destination"],
             "filename": options["filename"],

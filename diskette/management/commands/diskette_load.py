@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS
 
 from diskette import api
+from diskette.api import STORAGES_MODES as MODES
 from diskette.management.base import DisketteCommand
-from diskette.restore.swaps import MODES
 
 
 class Command(DisketteCommand):
@@ -21,7 +21,8 @@ class Command(DisketteCommand):
         "as loaddata does; use --flush to empty the database first."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
+        """The options, one declaration each (long: one per option of the API)."""
         parser.add_argument("archive", metavar="ARCHIVE", help="archive path or URL")
         parser.add_argument(
             "--storages-basepath",
@@ -165,12 +166,16 @@ class Command(DisketteCommand):
     def _plan(self, options: dict[str, Any], choices: dict[str, Any]) -> None:
         plan = api.plan_load(options["archive"], **choices)
         if options["json"]:
-            self.write_json(plan.to_dict())
+            payload = plan.to_dict()
+            payload["notes"] = [self.words(note) for note in payload["notes"]]
+            for problem in payload["problems"]:
+                problem["message"] = self.words(problem["message"])
+            self.write_json(payload)
         else:
             for line in plan.lines():
-                self.stdout.write(line)
+                self.stdout.write(self.words(line))
         if plan.problems:
             raise CommandError(
-                f"--plan: the load would fail: {plan.problems[0].message}",
+                f"--plan: the load would fail: {self.words(plan.problems[0].message)}",
                 returncode=plan.exit_code,
             )

@@ -1,0 +1,395 @@
+"""A dump's plan: every choice validated and resolved before anything is read or written.
+
+:func:`plan_dump` runs in named steps (settings, options, definitions,
+relations, storages, archive name); :func:`diskette.api.dump` runs the plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import shlex
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.core.management import get_commands
+from django.db import DEFAULT_DB_ALIAS
+
+from diskette.api.dump_options import DumpOptions, check_format
+from diskette.checks import FILENAME_PLACEHOLDERS, raise_for_settings
+from diskette.conf import get_settings, load_setting_names, setting_names
+from diskette.definitions import FORMATS, Definition
+from diskette.definitions.dependencies import unloadable_cycles
+from diskette.definitions.derived import SETTING as DERIVED_SETTING
+from diskette.dumping.dumper import dumpdata_arguments, dumped_models, resolve_models
+from diskette.dumping.filefields import unarchived_file_fields
+from diskette.dumping.relations import dangling_relations
+from diskette.exceptions import ConfigurationError
+from diskette.manifest import DATA_PREFIX
+from diskette.paths import StoragePath, member_name_problem
+from diskette.reporter import Reporter
+from diskette.storages import ExcludePatterns, check_storages, survey_storage
+
+#: ``{date}`` form: ISO 8601 without separators in the time, safe on every file system.
+DATE_FORMAT = "%Y-%m-%dT%H%M%S"
+
+
+@dataclass
+class DumpPlan:
+    """Everything a dump will do, validated, before anything is read or written."""
+
+    definitions: list[Definition]
+    storages: list[StoragePath]
+    excludes: list[str]
+    destination: Path
+    filename: str
+    indent: int | None
+    compresslevel: int
+    permissions: int
+    using: str
+    skipped: list[str] = dataclasses.field(default_factory=list)
+    #: Relations to rows the archive will not hold (see :mod:`diskette.dumping.relations`).
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def path(self) -> Path:
+        return self.destination / self.filename
+
+    def describe(self, reporter: Reporter | None = None) -> dict[str, Any]:
+        """Resolved models and storage counts (walks storages, reads no data)."""
+        patterns = ExcludePatterns(self.excludes)
+        storages = []
+        for storage in self.storages:
+            stats = survey_storage(storage, patterns, reporter)
+            storages.append(
+                {
+                    "name": storage.name,
+                    "path": str(storage.path),
+                    "files": stats.files,
+                    "bytes": stats.bytes,
+                    "empty_directories": stats.empty_directories,
+                    "skipped_links": stats.skipped,
+                    "excluded": stats.excluded,
+                }
+            )
+        return {
+            "archive": str(self.path),
+            "database": self.using,
+            "data": [self._describe_definition(item) for item in self.definitions],
+            "storages": storages,
+            "excludes": list(self.excludes),
+            "warnings": list(self.warnings),
+        }
+
+    def _describe_definition(self, definition: Definition) -> dict[str, Any]:
+        return {
+            "name": definition.name,
+            "path": DATA_PREFIX + definition.filename,
+            "format": definition.format,
+            "models": [
+                model._meta.label for model in dumped_models(definition, self.using)
+            ]
+            if not definition.dump_command
+            else list(definition.models),
+            "natural_foreign": definition.natural_foreign,
+            "natural_primary": definition.natural_primary,
+            "use_base_manager": definition.use_base_manager,
+            "dump_command": definition.dump_command,
+        }
+
+
+def _features(with_data: bool, with_storages: bool) -> str:
+    return "_" + "_".join(
+        name for name, on in (("data", with_data), ("storages", with_storages)) if on
+    )
+
+
+def dump_filename(
+    pattern: str,
+    *,
+    with_data: bool,
+    with_storages: bool,
+    now: datetime.datetime | None = None,
+) -> str:
+    """Fill ``{features}`` and ``{date}`` in a filename pattern, or raise ConfigurationError.
+
+    ``{date}`` is the local time as ``2026-11-22T101500`` (no ``:``, so the name
+    is valid on every file system).
+    """
+    if not isinstance(pattern, str) or not pattern:
+        raise ConfigurationError(
+            f"dump filename {pattern!r} is empty or not a string: use e.g. "
+            "'diskette{features}.tar.gz'"
+        )
+    try:
+        fields = list(string.Formatter().parse(pattern))
+    except ValueError as error:
+        raise ConfigurationError(
+            f"dump filename {pattern!r} is not a valid pattern ({error}): write "
+            "literal braces as '{{' and '}}'"
+        ) from None
+    for _literal, name, spec, conversion in fields:
+        if name is None:
+            continue
+        if name not in FILENAME_PLACEHOLDERS or spec or conversion:
+            raise ConfigurationError(
+                f"dump filename {pattern!r} has an unknown placeholder {{{name}}}: "
+                "only {features} and {date} are replaced"
+            )
+    now = now or datetime.datetime.now()
+    name = pattern.format(
+        features=_features(with_data, with_storages), date=now.strftime(DATE_FORMAT)
+    )
+    if "/" in name or "\\" in name or name in (".", "..") or "\x00" in name:
+        raise ConfigurationError(
+            f"dump filename {pattern!r} gives {name!r}, which is not a plain file "
+            "name: use destination for the directory"
+        )
+    return name
+
+
+def _raw_definitions(definitions, appconf):
+    if appconf is not None:
+        try:
+            with open(appconf, encoding="utf-8") as stream:
+                return json.load(stream)
+        except OSError as error:
+            raise ConfigurationError(
+                f"cannot read the application definitions file {str(appconf)!r}: "
+                f"{error.strerror}"
+            ) from None
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ConfigurationError(
+                f"the application definitions file {str(appconf)!r} is not valid "
+                f"JSON: {error}"
+            ) from None
+    return definitions
+
+
+def _load_definitions(raw) -> list[Definition]:
+    if raw is not None and all(isinstance(item, Definition) for item in raw):
+        return list(raw)
+    from diskette import definitions as definitions_module
+
+    loader = getattr(definitions_module, "load_definitions", None)
+    if loader is None:  # pragma: no cover - until definitions.py is complete
+        raise ConfigurationError("application definitions cannot be parsed yet")
+    return list(loader(raw))
+
+
+def _select(definitions, apps, exclude_apps) -> list[Definition]:
+    names = [definition.name for definition in definitions]
+    for option, chosen in (("apps", apps), ("exclude_apps", exclude_apps)):
+        unknown = [name for name in chosen or () if name not in names]
+        if unknown:
+            raise ConfigurationError(
+                f"{option} names unknown definition(s) {', '.join(map(repr, unknown))}: "
+                f"known ones are {', '.join(map(repr, names)) or 'none'}"
+            )
+    if apps:
+        definitions = [d for d in definitions if d.name in apps]
+    if exclude_apps:
+        definitions = [d for d in definitions if d.name not in exclude_apps]
+    return definitions
+
+
+def _with_format(definition: Definition, fmt: str | None) -> Definition:
+    if fmt is None or fmt == definition.format:
+        return definition
+    stem, dot, ext = definition.filename.rpartition(".")
+    base = stem if dot and ext in FORMATS else definition.filename
+    return dataclasses.replace(definition, format=fmt, filename=f"{base}.{fmt}")
+
+
+def _check_settings(options: DumpOptions) -> None:
+    """Raise for the dump's settings, except those the options replace."""
+    raise_for_settings(
+        [
+            name
+            for name in setting_names()
+            if name not in load_setting_names() and name != DERIVED_SETTING
+        ],
+        overridden=options.replaced_settings(),
+    )
+
+
+def _definitions(options: DumpOptions) -> tuple[list[Definition], list[str]]:
+    """The chosen definitions, checked, and the names of those skipped (no model)."""
+    if not options.with_data:
+        return [], []
+    raw = _raw_definitions(options.definitions, options.appconf)
+    chosen = _select(_load_definitions(raw), options.apps, options.exclude_apps)
+    chosen = [_with_format(d, options.format) for d in chosen]
+    # A definition that selects no model (a drain left with nothing) would
+    # make dumpdata dump everything: it is skipped, and said so.
+    skipped = [d.name for d in chosen if not d.models and not d.dump_command]
+    chosen = [d for d in chosen if d.models or d.dump_command]
+    _check_definitions(chosen)
+    cycles = unloadable_cycles(chosen)
+    if cycles:
+        raise ConfigurationError("; ".join(cycles))
+    return chosen, skipped
+
+
+def _check_definitions(chosen: list[Definition]) -> None:
+    """Formats, file names (plain, distinct), models and dump commands."""
+    seen: dict[str, str] = {}
+    for definition in chosen:
+        check_format(definition.format, f"definition {definition.name!r}")
+        member = DATA_PREFIX + definition.filename
+        problem = member_name_problem(member)
+        if problem or "/" in definition.filename:
+            raise ConfigurationError(
+                f"definition {definition.name!r}: filename "
+                f"{definition.filename!r} {problem or 'contains a /'}: give a plain "
+                "file name"
+            )
+        if definition.filename in seen:
+            raise ConfigurationError(
+                f"definitions {seen[definition.filename]!r} and {definition.name!r} "
+                f"both write {definition.filename!r}: give one another filename"
+            )
+        seen[definition.filename] = definition.name
+        if not definition.dump_command:
+            resolve_models(definition.models)
+        elif definition.dump_command not in get_commands():
+            raise ConfigurationError(
+                f"definition {definition.name!r}: dump_command "
+                f"{definition.dump_command!r} is not a management command of this "
+                "project"
+            )
+
+
+def _dangling(
+    definitions: list[Definition], using: str, strict: bool, reporter: Reporter
+) -> list[str]:
+    """Warn about relations to rows the archive will not hold; refuse with ``strict``."""
+    found = [str(item) for item in dangling_relations(definitions, using)]
+    if found and strict:
+        raise ConfigurationError(
+            f"strict: {len(found)} relation(s) point to rows the archive will not "
+            "hold: " + "; ".join(found)
+        )
+    for message in found:
+        reporter.warning(message)
+    return found
+
+
+def _storages(options: DumpOptions, conf) -> tuple[list[StoragePath], list[str]]:
+    """The storages to archive, checked, and the exclude patterns, validated."""
+    if not options.with_storages:
+        return [], []
+    base = options.storages_basepath
+    if base is None:
+        base = conf.storages_base
+    paths = conf.storages if options.storages is None else options.storages
+    resolved = check_storages(list(paths or ()), base)
+    # The option's patterns add to the setting's; no_storages_excludes drops
+    # the setting's only.
+    excludes: list[str] = []
+    if not options.no_storages_excludes:
+        excludes = list(conf.storages_excludes or ())
+    excludes += list(options.storages_excludes or ())
+    ExcludePatterns(excludes)  # validates them
+    return resolved, excludes
+
+
+def _permissions(conf) -> int:
+    permissions = conf.dump_permissions
+    if not isinstance(permissions, int) or not 0 <= permissions <= 0o777:
+        raise ConfigurationError(
+            f"DISKETTE_DUMP_PERMISSIONS {permissions!r} must be a mode such as 0o600"
+        )
+    return permissions
+
+
+def plan_options(options: DumpOptions, reporter: Reporter) -> DumpPlan:
+    """:func:`plan_dump` for options already gathered (what ``dump()`` runs)."""
+    _check_settings(options)
+    conf = get_settings()
+    pattern = conf.dump_filename if options.filename is None else options.filename
+    dump_filename(pattern, with_data=True, with_storages=True)  # fail early
+    options.validate()
+    chosen, skipped = _definitions(options)
+    warnings = _dangling(chosen, options.using, options.strict, reporter)
+    resolved, excludes = _storages(options, conf)
+    if options.with_data and options.with_storages:
+        for item in unarchived_file_fields(chosen, resolved):
+            reporter.warning(str(item))
+            warnings.append(str(item))
+    if not chosen and not resolved:
+        raise ConfigurationError(
+            "nothing to dump: no application definition and no storage selected "
+            "(check DISKETTE_APPS, DISKETTE_STORAGES, apps, with_data, with_storages)"
+        )
+    name = dump_filename(pattern, with_data=bool(chosen), with_storages=bool(resolved))
+    destination = options.destination
+    target = Path(destination) if destination is not None else conf.dump_directory
+    return DumpPlan(
+        definitions=chosen,
+        storages=resolved,
+        excludes=excludes,
+        destination=target.expanduser().absolute(),
+        filename=name,
+        indent=options.indent,
+        compresslevel=options.compresslevel,
+        permissions=_permissions(conf),
+        using=options.using,
+        skipped=skipped,
+        warnings=warnings,
+    )
+
+
+def plan_dump(
+    *,
+    destination: str | os.PathLike | None = None,
+    filename: str | None = None,
+    definitions: list | None = None,
+    appconf: str | os.PathLike | None = None,
+    storages: list | None = None,
+    storages_basepath: str | os.PathLike | None = None,
+    storages_excludes: list[str] | None = None,
+    no_storages_excludes: bool = False,
+    indent: int | None = None,
+    with_data: bool = True,
+    with_storages: bool = True,
+    apps: list[str] | None = None,
+    exclude_apps: list[str] | None = None,
+    format: str | None = None,  # noqa: A002 - the option's name
+    compresslevel: int = 6,
+    using: str = DEFAULT_DB_ALIAS,
+    strict: bool = False,
+    reporter: Reporter | None = None,
+) -> DumpPlan:
+    """Validate every choice of a dump and resolve it; reads no data, writes nothing.
+
+    Relations to rows the archive would not hold are reported as warnings, or
+    raise ConfigurationError with ``strict``.
+    """
+    options = DumpOptions.from_arguments(locals())
+    return plan_options(options, reporter or Reporter())
+
+
+def dumpdata_command_lines(
+    plan: DumpPlan, program: list[str] | None = None
+) -> list[str]:
+    """One shell-quoted ``dumpdata`` line per definition, writing into the destination.
+
+    ``program`` is how to run the project's commands, ``manage.py`` by default.
+    """
+    program = program or ["manage.py"]
+    lines = []
+    for definition in plan.definitions:
+        args = dumpdata_arguments(
+            definition,
+            output=str(plan.destination / definition.filename),
+            using=plan.using,
+            indent=plan.indent,
+        )
+        command = definition.dump_command or "dumpdata"
+        lines.append(shlex.join([*program, command, *args]))
+    return lines

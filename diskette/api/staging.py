@@ -1,0 +1,326 @@
+"""Staging an archive: fetch it, verify it, choose what to load, extract that.
+
+Shared by :func:`~diskette.api.load`, :func:`~diskette.api.plan_load` (which
+stage the same archive the same way, in different places) and
+:func:`~diskette.api.inspect` (which only fetches), so that none of them imports
+another's module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from diskette.api.load_options import LoadOptions, PathArgument
+from diskette.archive import ArchiveReader, normalise_checksum
+from diskette.checks import raise_for_settings
+from diskette.conf import DisketteSettings, get_settings, load_setting_names
+from diskette.definitions.dependencies import data_file_order
+from diskette.download import download, is_url, redact
+from diskette.exceptions import ArchiveError, ConfigurationError, DumpError
+from diskette.loading.loader import Fixture
+from diskette.manifest import DATA_PREFIX, DataFile, Manifest, StorageEntry
+from diskette.migrations import MigrationState, check_migrations, compare_migrations
+from diskette.owner import LOAD_PREFIX, Owned
+from diskette.paths import make_private_directories
+from diskette.reporter import Reporter
+from diskette.restore.swaps import StagedStorage
+from diskette.restore.targets import (
+    STORAGE_SETTINGS,
+    allowed_storage_names,
+    select_storages,
+)
+
+
+@dataclass
+class Staged:
+    """A verified archive extracted in staging, with what a load takes from it."""
+
+    shown: str
+    path: Path
+    planning: bool
+    staging: Path
+    root: Path
+    base: Path
+    manifest: Manifest
+    data_files: list[DataFile]
+    storages: list[StorageEntry]
+    excluded: set[str]
+    migrations: MigrationState
+    keep: bool = False  # past the commit, a swap failed: the journal needs it
+
+    @property
+    def fixtures(self) -> list[Fixture]:
+        return [
+            Fixture(
+                name=item.filename,
+                path=self.root.joinpath(*item.path.split("/")),
+                format=item.format,
+            )
+            for item in self.data_files
+        ]
+
+    def staged_storages(self) -> list[StagedStorage]:
+        return [
+            StagedStorage(
+                name=entry.name, staged=self.root.joinpath(*entry.name.split("/"))
+            )
+            for entry in self.storages
+        ]
+
+
+@dataclass
+class _Chosen:
+    """What of a verified archive the load takes: data files (in load order),
+    storages, and the data paths left out."""
+
+    data_files: list[DataFile]
+    storages: list[StorageEntry]
+    excluded: set[str]
+    migrations: MigrationState
+
+
+def fetch_archive(
+    archive: PathArgument,
+    destination: PathArgument | None,
+    staging: Path,
+    conf: DisketteSettings,
+    reporter: Reporter,
+) -> Path:
+    """Download ``archive`` into staging (or ``destination``); return the local file."""
+    target = (
+        Path(destination).expanduser().absolute()
+        if destination
+        else staging / "download.tar.gz"
+    )
+    return download(
+        str(archive),
+        target,
+        allowed_protocols=conf.download_allowed_protocols,
+        allow_redirect=conf.download_allow_redirect,
+        timeout=conf.download_timeout,
+        max_size=conf.download_max_size,
+        deadline=conf.download_deadline,
+        reporter=reporter,
+    )
+
+
+def open_reader(path: Path, conf: DisketteSettings) -> ArchiveReader:
+    """A reader of ``path`` within the load limits the settings give."""
+    return ArchiveReader(
+        path,
+        max_size=conf.load_max_size,
+        max_members=conf.load_max_members,
+        minimal_size=conf.load_minimal_filesize,
+    )
+
+
+@contextlib.contextmanager
+def staged(
+    archive: PathArgument,
+    options: LoadOptions,
+    *,
+    planning: bool,
+    reporter: Reporter,
+    timings: dict[str, float],
+) -> Iterator[Staged]:
+    """Fetch, verify, check the migrations of, and extract an archive; clean up.
+
+    A load stages under the storages base path (the final swap is a rename); a
+    plan stages in the temporary directory and leaves the base path alone.
+    """
+    allowed = _check_settings(options)
+    conf = get_settings()
+    checksum = options.checksum
+    if checksum is not None:
+        checksum = normalise_checksum(checksum)
+    remote = is_url(archive)
+    given = options.storages_basepath
+    base = Path(given) if given is not None else conf.load_storages_base
+    base = base.expanduser().absolute()
+    parent = None if planning else _staging_parent(base, options, reporter)
+    owned = _create_staging(parent)
+    result = None
+    try:
+        tick = time.monotonic()
+        if remote:
+            path = fetch_archive(
+                archive, options.download_destination, owned.path, conf, reporter
+            )
+            timings["download"] = time.monotonic() - tick
+            tick = time.monotonic()
+        else:
+            path = Path(archive).expanduser()
+        root = owned.path / "archive"
+        manifest, chosen = _verify_and_extract(
+            path, root, checksum, options, allowed, planning, conf, reporter
+        )
+        timings["verify"] = time.monotonic() - tick
+        kind = (
+            "original diskette" if manifest.is_legacy else f"format {manifest.format}"
+        )
+        reporter.detail(f"Verified {path.name} ({kind} archive)")
+        result = Staged(
+            shown=redact(str(archive)) if remote else str(path),
+            path=path.absolute(),
+            planning=planning,
+            staging=owned.path,
+            root=root,
+            base=base,
+            manifest=manifest,
+            data_files=chosen.data_files,
+            storages=chosen.storages,
+            excluded=chosen.excluded,
+            migrations=chosen.migrations,
+        )
+        yield result
+    finally:
+        owned.release(remove=not (result is not None and result.keep))
+
+
+def _check_settings(options: LoadOptions) -> list[str]:
+    """Check the settings the load reads (not those an option replaces); return
+    the storage names it may restore."""
+    names = load_setting_names()
+    if options.with_storages and options.storages is None:
+        names += STORAGE_SETTINGS  # the target's storages decide what is restored
+    raise_for_settings(
+        names,
+        overridden=["DISKETTE_LOAD_STORAGES_PATH"] if options.storages_basepath else [],
+    )
+    return allowed_storage_names(options.storages) if options.with_storages else []
+
+
+def _staging_parent(
+    base: Path, options: LoadOptions, reporter: Reporter
+) -> Path | None:
+    """Where to stage: the storages base path (same file system), else the temp dir."""
+    if not options.with_storages:
+        return None
+    try:
+        make_private_directories(base)
+    except (OSError, DumpError) as error:
+        raise ConfigurationError(
+            f"storages base path {str(base)!r} cannot be used ({error}): give an "
+            "existing directory with storages_basepath or DISKETTE_LOAD_STORAGES_PATH"
+        ) from None
+    return base
+
+
+def _create_staging(parent: Path | None) -> Owned:
+    """The load's private staging directory in ``parent`` (the temp dir if None)."""
+    try:
+        return Owned.create(LOAD_PREFIX, parent)
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot create a staging directory in {str(parent or tempfile.gettempdir())!r}"
+            f" ({error.strerror or error}): give a writable storages_basepath or "
+            "DISKETTE_LOAD_STORAGES_PATH"
+        ) from None
+
+
+def _verify_and_extract(
+    path: Path,
+    root: Path,
+    checksum: str | None,
+    options: LoadOptions,
+    allowed: list[str],
+    planning: bool,
+    conf: DisketteSettings,
+    reporter: Reporter,
+) -> tuple[Manifest, _Chosen]:
+    """Verify the archive, choose what the load takes, extract only that."""
+    with open_reader(path, conf) as reader:
+        if checksum:
+            reader.verify_checksum(checksum)
+        manifest = reader.inspect()
+        chosen = _choose(manifest, options, allowed, planning, reporter)
+        wanted = _wanted_members(chosen)
+        try:
+            root.mkdir(mode=0o700)
+            reader.extract(root, wanted=wanted)
+        except OSError as error:
+            raise ArchiveError(
+                f"the archive could not be extracted into {str(root.parent)!r} "
+                f"({error.strerror or error}): free some space or give another "
+                "storages_basepath; nothing was changed"
+            ) from None
+    return manifest, chosen
+
+
+def _choose(
+    manifest: Manifest,
+    options: LoadOptions,
+    allowed: list[str],
+    planning: bool,
+    reporter: Reporter,
+) -> _Chosen:
+    """The data files in load order, their migrations' state, and the storages."""
+    excluded = _excluded(manifest, options.exclude_data, reporter)
+    data_files = [
+        item
+        for item in manifest.data
+        if options.with_data and item.path not in excluded
+    ]
+    order = data_file_order([item.models for item in data_files])
+    data_files = [data_files[index] for index in order]
+    if planning:
+        migrations = compare_migrations(manifest, data_files, options.using)
+    else:
+        migrations = check_migrations(
+            manifest,
+            data_files,
+            options.using,
+            ignore=options.ignore_migrations,
+            reporter=reporter,
+        )
+    storages = (
+        select_storages(
+            manifest.storages,
+            allowed,
+            explicit=options.storages is not None,
+            reporter=reporter,
+        )
+        if options.with_storages
+        else []
+    )
+    return _Chosen(data_files, storages, excluded, migrations)
+
+
+def _wanted_members(chosen: _Chosen) -> Callable[[str], bool]:
+    """Which members to extract: the chosen data files, the data directory, and
+    what is inside a chosen storage."""
+    data = {item.path for item in chosen.data_files}
+    storages = [entry.name for entry in chosen.storages]
+
+    def wanted(name: str) -> bool:
+        if name in data or name == DATA_PREFIX.rstrip("/"):
+            return True
+        return any(name == s or name.startswith(s + "/") for s in storages)
+
+    return wanted
+
+
+def _excluded(manifest: Manifest, names: Iterable[str], reporter: Reporter) -> set[str]:
+    """Data paths matched by ``exclude_data`` (file name, stem or definition name)."""
+    wanted = set(names)
+    matched: set[str] = set()
+    used: set[str] = set()
+    for item in manifest.data:
+        keys = {item.path, item.filename, item.filename.rsplit(".", 1)[0]}
+        if item.definition:
+            keys.add(item.definition)
+        hits = keys & wanted
+        if hits:
+            matched.add(item.path)
+            used |= hits
+    for name in sorted(wanted - used):
+        reporter.warning(
+            f"exclude_data {name!r} matches no data file of the archive "
+            f"(it has {', '.join(d.filename for d in manifest.data) or 'none'})"
+        )
+    return matched

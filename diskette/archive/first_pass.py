@@ -1,0 +1,94 @@
+"""The first pass over an untrusted archive: every header checked, nothing written.
+
+It counts members and bytes against DISKETTE_LOAD_MAX_MEMBERS and
+DISKETTE_LOAD_MAX_SIZE as it goes, so a huge or endless archive is refused
+early, and keeps the manifest's bytes for the second pass to compare.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from typing import BinaryIO
+
+from diskette.archive.gzip import LimitedGzip
+from diskette.archive.members import MemberInfo, check_member
+from diskette.archive.tarstream import (
+    ARCHIVE_OVERHEAD,
+    MEMBER_OVERHEAD,
+    iterate_members,
+)
+from diskette.exceptions import ManifestError, UnsafeArchiveError
+from diskette.manifest import MANIFEST_NAME, MAX_MANIFEST_SIZE
+
+
+class FirstPass:
+    """Read every member header of one archive once; call inside ``read_errors``."""
+
+    def __init__(self, name: str, *, max_size: int, max_members: int):
+        self.name = name
+        self.max_size = max_size
+        self.max_members = max_members
+        self.members: list[MemberInfo] = []
+        self.manifest_bytes: bytes | None = None
+        self._seen: set[str] = set()
+        self._total = 0
+
+    def read(self, file: BinaryIO) -> bytes:
+        """Check every member of ``file``; return the manifest's bytes."""
+        limit = self.max_size + ARCHIVE_OVERHEAD
+        for tar, member, reader in iterate_members(file, limit):
+            self._member(tar, member, reader)
+        if self.manifest_bytes is None:
+            raise ManifestError(
+                f"archive {self.name!r} has no {MANIFEST_NAME}: it was not written "
+                "by diskette_dump"
+            )
+        return self.manifest_bytes
+
+    def _member(
+        self, tar: tarfile.TarFile, member: tarfile.TarInfo, reader: LimitedGzip
+    ) -> None:
+        if len(self.members) >= self.max_members:
+            raise UnsafeArchiveError(
+                f"archive {self.name!r} holds more than "
+                f"DISKETTE_LOAD_MAX_MEMBERS ({self.max_members}) members: refused; "
+                "raise the setting if the archive is genuine"
+            )
+        reader.limit += MEMBER_OVERHEAD
+        info = check_member(member)
+        if info.name in self._seen:
+            raise UnsafeArchiveError(
+                f"archive member {info.name!r} appears twice: refusing the archive"
+            )
+        self._seen.add(info.name)
+        if info.name == MANIFEST_NAME:
+            self.manifest_bytes = _read_manifest(tar, member, info)
+        self.members.append(info)
+        self._total += info.size
+        if self._total > self.max_size:
+            raise UnsafeArchiveError(
+                f"archive {self.name!r} holds more than "
+                f"DISKETTE_LOAD_MAX_SIZE ({self.max_size} bytes) of files: "
+                "refused; raise the setting if the archive is genuine"
+            )
+
+
+def _read_manifest(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, info: MemberInfo
+) -> bytes:
+    if info.is_dir:
+        raise ManifestError(
+            f"{MANIFEST_NAME} is a directory in the archive, not a file"
+        )
+    if info.size > MAX_MANIFEST_SIZE:
+        raise ManifestError(
+            f"{MANIFEST_NAME} is {info.size} bytes, larger than the "
+            f"{MAX_MANIFEST_SIZE} bytes accepted"
+        )
+    return read_all(tar, member)
+
+
+def read_all(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    """A member's whole content (the manifest: bounded by MAX_MANIFEST_SIZE)."""
+    stream = tar.extractfile(member)
+    return stream.read() if stream else b""

@@ -1,0 +1,204 @@
+"""The archive writer: members streamed into a ``.tar.gz`` that appears only when complete."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import tarfile
+import tempfile
+import time
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from diskette.archive.checksums import HashingReader, HashingWriter
+from diskette.archive.gzip import GZIP_THREADS, ParallelGzip
+from diskette.owner import hold_file
+
+#: Read and write buffer when copying member content.
+COPY_BUFFER = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WrittenMember:
+    """A regular file member as written: its name, size and SHA-256."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class WrittenArchive:
+    """The finished archive: where it is, its size and its BLAKE2b-512."""
+
+    path: Path
+    size: int
+    blake2b: str
+
+
+class ArchiveWriter:
+    """Stream members into a ``.tar.gz`` that appears under its name only when complete.
+
+    The archive is written to ``.<name>.XXXXXXXX.part`` beside its final path,
+    0600 and locked by this process while it is written (a next run tells a dead
+    writer's part file by its free lock); :meth:`commit` flushes it to disk, gives
+    it ``permissions`` and renames it. Any exception (KeyboardInterrupt included)
+    inside the ``with`` block removes the temporary file. Owners are dropped
+    (uid/gid 0, no user or group names); mtimes and permission bits are kept.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        permissions: int = 0o600,
+        compresslevel: int = 6,
+    ):
+        self.path = Path(path)
+        self.permissions = permissions
+        self.compresslevel = compresslevel
+        self.members: dict[str, str] = {}
+        self.temp_path: Path | None = None
+        self._file: Any = None
+        self._hashing: Any = None
+        self._gzip: Any = None
+        self._tar: Any = None
+        self._done = False
+
+    def __enter__(self) -> ArchiveWriter:
+        fd, name = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent
+        )
+        self.temp_path = Path(name)
+        try:
+            self._file = os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            self.abort()
+            raise
+        try:
+            hold_file(self._file)
+        except BaseException:
+            self.abort()
+            raise
+        self._hashing = HashingWriter(self._file, hashlib.blake2b())
+        self._gzip = ParallelGzip(
+            self._hashing,
+            compresslevel=self.compresslevel,
+            threads=max(1, min(GZIP_THREADS, os.cpu_count() or 1)),
+        )
+        self._tar = tarfile.open(
+            fileobj=self._gzip, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8"
+        )
+        self._tar.copybufsize = COPY_BUFFER
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is not None or not self._done:
+            self.abort()
+
+    def _info(self, name: str, *, mtime: float, mode: int) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.mtime = mtime
+        info.mode = mode & 0o777
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        return info
+
+    def add_stream(
+        self, name: str, stream: BinaryIO, size: int, *, mtime: float, mode: int = 0o600
+    ) -> WrittenMember:
+        """Add ``size`` bytes read from ``stream`` as a regular file member."""
+        info = self._info(name, mtime=mtime, mode=mode)
+        info.size = size
+        digest = hashlib.sha256()
+        self._tar.addfile(info, HashingReader(stream, digest))
+        member = WrittenMember(name=name, size=size, sha256=digest.hexdigest())
+        self.members[name] = member.sha256
+        return member
+
+    def add_file(
+        self,
+        name: str,
+        source: str | os.PathLike,
+        *,
+        mtime: float | None = None,
+        mode: int | None = None,
+    ) -> WrittenMember:
+        """Add a file from disk; its size is taken once it is open.
+
+        Raises FileNotFoundError if it vanished, and OSError if it shrank while
+        being read.
+        """
+        with open(source, "rb") as stream:
+            st = os.fstat(stream.fileno())
+            return self.add_stream(
+                name,
+                stream,
+                st.st_size,
+                mtime=st.st_mtime if mtime is None else mtime,
+                mode=stat.S_IMODE(st.st_mode) if mode is None else mode,
+            )
+
+    def add_bytes(
+        self, name: str, data: bytes, *, mtime: float | None = None, mode: int = 0o600
+    ) -> WrittenMember:
+        """Add a member from memory (the manifest)."""
+        return self.add_stream(
+            name,
+            io.BytesIO(data),
+            len(data),
+            mtime=time.time() if mtime is None else mtime,
+            mode=mode,
+        )
+
+    def add_directory(self, name: str, *, mtime: float, mode: int = 0o700) -> None:
+        """Add a directory entry (for empty directories)."""
+        info = self._info(name, mtime=mtime, mode=mode)
+        info.type = tarfile.DIRTYPE
+        self._tar.addfile(info)
+
+    def commit(self) -> WrittenArchive:
+        """Finish the archive, flush it to disk and rename it to its final name."""
+        self._tar.close()
+        self._gzip.close()
+        self._file.flush()
+        os.fchmod(self._file.fileno(), self.permissions)
+        os.fsync(self._file.fileno())
+        # Renamed while still locked: a clean-up never sees it unowned.
+        self.temp_path.replace(self.path)
+        self._done = True
+        self._file.close()
+        try:
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        except OSError:
+            pass
+        else:
+            try:
+                os.fsync(dir_fd)
+            except OSError:
+                pass
+            finally:
+                os.close(dir_fd)
+        return WrittenArchive(
+            path=self.path,
+            size=self._hashing.size,
+            blake2b=self._hashing.digest.hexdigest(),
+        )
+
+    def abort(self) -> None:
+        """Close and remove the temporary file; never raises."""
+        if self._gzip is not None:
+            with suppress(Exception):  # stop compressing before closing the tar
+                self._gzip.abort()
+        for closing in (self._tar, self._file):
+            if closing is not None:
+                with suppress(Exception):  # the temp file goes away anyway
+                    closing.close()
+        if self.temp_path is not None and not self._done:
+            self.temp_path.unlink(missing_ok=True)
+        self._done = True
