@@ -24,6 +24,7 @@ from diskette.exceptions import (
     LoadInProgressError,
     ManifestError,
     MigrationMismatchError,
+    PruneError,
     RecoveryError,
     StorageRestoreError,
     UnsafeArchiveError,
@@ -31,9 +32,9 @@ from diskette.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from diskette.api.dump import dump
-    from diskette.api.inspect import inspect
-    from diskette.api.load import load
+    from diskette.api.dumping import dump
+    from diskette.api.inspecting import inspect
+    from diskette.api.loading import load
 
 __version__ = "0.7.0.dev0"
 
@@ -54,6 +55,7 @@ __all__ = [
     "LoadInProgressError",
     "ManifestError",
     "MigrationMismatchError",
+    "PruneError",
     "RecoveryError",
     "StorageRestoreError",
     "UnsafeArchiveError",

@@ -271,7 +271,7 @@ def align(identities: Identities, using: str) -> Alignment:
             raise LoadError(
                 "the target numbers its content types differently from the archive "
                 f"and holds {', '.join(held)}, which store content type ids as data "
-                "and cannot be renumbered: load with flush=True (--flush) or into a "
+                "and cannot be renumbered: load with flush=True or into a "
                 "freshly migrated database; the database is unchanged"
             )
     _apply(content_type, alignment.content_types, using, tables)

@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 from urllib.parse import unquote, urlsplit
 
 from diskette.exceptions import DownloadError
@@ -242,21 +243,12 @@ def download(
     shown = redact(url)
     _allowed(url, protocols)
     credentials = _Credentials(url, shown)
-    target = Path(destination)
-    if target.is_dir():
-        raise DownloadError(
-            f"download destination {str(target)!r} is a directory: give a file name"
-        )
+    target = _file_target(destination)
     clock = Deadline(deadline)
-    opener = urllib.request.build_opener(
-        _HTTP(clock),
-        _HTTPS(clock),
-        _Redirects(bool(allow_redirect), protocols, credentials),
-    )
+    opener = _opener(clock, bool(allow_redirect), protocols, credentials)
     descriptor, temporary = tempfile.mkstemp(
         prefix=".diskette-download-", suffix=".part", dir=target.parent
     )
-    received = 0
     late = DownloadError(
         f"download of {shown!r} stopped: not finished within "
         f"DISKETTE_DOWNLOAD_DEADLINE ({deadline} s); raise it, or download from a "
@@ -264,38 +256,17 @@ def download(
     )
     try:
         with clock, os.fdopen(descriptor, "wb") as output:
-            request = urllib.request.Request(  # noqa: S310 - protocol checked above
-                credentials.url, headers={"User-Agent": "diskette"}
-            )
-            if credentials.header:
-                request.add_unredirected_header("Authorization", credentials.header)
+            request = _request(credentials)
             with opener.open(request, timeout=min(timeout, deadline)) as response:
-                length = response.headers.get("Content-Length")
-                if length and length.isdigit() and int(length) > max_size:
-                    raise DownloadError(
-                        f"download of {shown!r} refused: it is {int(length)} bytes, "
-                        f"more than DISKETTE_DOWNLOAD_MAX_SIZE ({max_size})"
-                    )
-                total = int(length) if length and length.isdigit() else None
-                read = getattr(response, "read1", response.read)
-                for chunk in iter(lambda: read(_CHUNK), b""):
-                    if clock.expired:
-                        raise late
-                    received += len(chunk)
-                    if received > max_size:
-                        raise DownloadError(
-                            f"download of {shown!r} stopped: more than "
-                            f"DISKETTE_DOWNLOAD_MAX_SIZE ({max_size} bytes)"
-                        )
-                    output.write(chunk)
-                    reporter.progress("Downloading", received, total)
-                if clock.expired:
-                    raise late
-                if total is not None and received != total:
-                    raise DownloadError(
-                        f"download of {shown!r} ended after {received} of {total} "
-                        "bytes: try again"
-                    )
+                received = _copy_body(
+                    response,
+                    output,
+                    shown=shown,
+                    max_size=max_size,
+                    clock=clock,
+                    late=late,
+                    reporter=reporter,
+                )
         reporter.done()
         Path(temporary).replace(target)
     except BaseException as error:
@@ -308,6 +279,86 @@ def download(
         raise
     reporter.info(f"Downloaded {shown} ({received} bytes)")
     return target
+
+
+def _file_target(destination: str | os.PathLike) -> Path:
+    """``destination`` as a path, refused when it names a directory."""
+    target = Path(destination)
+    if target.is_dir():
+        raise DownloadError(
+            f"download destination {str(target)!r} is a directory: give a file name"
+        )
+    return target
+
+
+def _opener(
+    clock: Deadline,
+    allow_redirect: bool,
+    protocols: list[str],
+    credentials: _Credentials,
+) -> urllib.request.OpenerDirector:
+    """An opener whose connections the deadline can shut and whose redirects obey."""
+    return urllib.request.build_opener(
+        _HTTP(clock),
+        _HTTPS(clock),
+        _Redirects(allow_redirect, protocols, credentials),
+    )
+
+
+def _request(credentials: _Credentials) -> urllib.request.Request:
+    """The request for the URL without its user information, sent in a header that
+    no redirect carries (:class:`_Redirects` adds it back for the same origin only).
+    """
+    request = urllib.request.Request(  # noqa: S310 - protocol checked by download()
+        credentials.url, headers={"User-Agent": "diskette"}
+    )
+    if credentials.header:
+        request.add_unredirected_header("Authorization", credentials.header)
+    return request
+
+
+def _copy_body(
+    response: http.client.HTTPResponse,
+    output: IO[bytes],
+    *,
+    shown: str,
+    max_size: int,
+    clock: Deadline,
+    late: DownloadError,
+    reporter: Reporter,
+) -> int:
+    """Copy the response's body into ``output``; the number of bytes it held.
+
+    The size announced is checked before the first byte and the bytes as they come,
+    since an announcement may lie; a body shorter than announced is an error.
+    """
+    length = response.headers.get("Content-Length")
+    if length and length.isdigit() and int(length) > max_size:
+        raise DownloadError(
+            f"download of {shown!r} refused: it is {int(length)} bytes, "
+            f"more than DISKETTE_DOWNLOAD_MAX_SIZE ({max_size})"
+        )
+    total = int(length) if length and length.isdigit() else None
+    received = 0
+    read = getattr(response, "read1", response.read)
+    for chunk in iter(lambda: read(_CHUNK), b""):
+        if clock.expired:
+            raise late
+        received += len(chunk)
+        if received > max_size:
+            raise DownloadError(
+                f"download of {shown!r} stopped: more than "
+                f"DISKETTE_DOWNLOAD_MAX_SIZE ({max_size} bytes)"
+            )
+        output.write(chunk)
+        reporter.progress("Downloading", received, total)
+    if clock.expired:
+        raise late
+    if total is not None and received != total:
+        raise DownloadError(
+            f"download of {shown!r} ended after {received} of {total} bytes: try again"
+        )
+    return received
 
 
 def _translate(

@@ -7,6 +7,11 @@ with (documented in the docs' exit status table).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from diskette.destinations.retention import PruneResult
+
 
 class DisketteError(Exception):
     """Base class of every error diskette raises on purpose."""
@@ -99,6 +104,17 @@ class DownloadError(DisketteError):
     """An archive URL was refused or could not be downloaded."""
 
     exit_code = 30
+
+
+class PruneError(DisketteError):
+    """A prune stopped on a backend error; ``result`` says what was deleted and
+    what was not."""
+
+    exit_code = 40
+
+    def __init__(self, message: str, result: PruneResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class LoadInProgressError(LoadError):

@@ -145,27 +145,7 @@ class Manifest:
     @classmethod
     def from_dict(cls, payload: Any) -> Manifest:
         """Validate a decoded manifest and build it; raise ManifestError if it is wrong."""
-        if not isinstance(payload, dict):
-            raise ManifestError(
-                "manifest.json is not a JSON object: the archive was not written by "
-                "diskette or is damaged"
-            )
-        extra = payload.get("diskette")
-        if isinstance(extra, dict):
-            found = extra.get("format")
-            if isinstance(found, int) and found > FORMAT_VERSION:
-                raise UnsupportedVersionError(
-                    f"the archive has format version {found}, this diskette reads "
-                    f"format {FORMAT_VERSION} and older: upgrade diskette to load it"
-                )
-        validator = jsonschema.Draft202012Validator(schema())
-        error = jsonschema.exceptions.best_match(validator.iter_errors(payload))
-        if error is not None:
-            where = "/".join(str(part) for part in error.absolute_path) or "(root)"
-            raise ManifestError(
-                f"manifest.json does not match the manifest schema at {where}: "
-                f"{error.message}"
-            )
+        extra = cls._validated(payload)
         if extra is None:
             return cls(
                 version=payload["version"],
@@ -220,6 +200,36 @@ class Manifest:
             permissions=tuple(tuple(row) for row in extra.get("permissions", ())),
         )
 
+    @staticmethod
+    def _validated(payload: Any) -> dict[str, Any] | None:
+        """Check ``payload`` against the schema; its ``diskette`` key, if it has one.
+
+        A newer format is refused before the schema is applied: its manifest may
+        not match this diskette's schema, and "upgrade" is the useful answer.
+        """
+        if not isinstance(payload, dict):
+            raise ManifestError(
+                "manifest.json is not a JSON object: the archive was not written by "
+                "diskette or is damaged"
+            )
+        extra = payload.get("diskette")
+        if isinstance(extra, dict):
+            found = extra.get("format")
+            if isinstance(found, int) and found > FORMAT_VERSION:
+                raise UnsupportedVersionError(
+                    f"the archive has format version {found}, this diskette reads "
+                    f"format {FORMAT_VERSION} and older: upgrade diskette to load it"
+                )
+        validator = jsonschema.Draft202012Validator(schema())
+        error = jsonschema.exceptions.best_match(validator.iter_errors(payload))
+        if error is not None:
+            where = "/".join(str(part) for part in error.absolute_path) or "(root)"
+            raise ManifestError(
+                f"manifest.json does not match the manifest schema at {where}: "
+                f"{error.message}"
+            )
+        return extra
+
     @classmethod
     def from_bytes(cls, raw: bytes) -> Manifest:
         """Parse manifest.json content; raise ManifestError on anything wrong."""
@@ -238,19 +248,44 @@ class Manifest:
 NO_MODEL = "(no model label)"
 
 
-def model_key(label: Any) -> str:
-    """The one form model labels are counted and compared in: lower case.
+def model_label(label: Any) -> str:
+    """The one form a model label is counted, compared and shown in: the
+    ``app_label.ModelName`` of ``Model._meta.label``, as dumpdata's arguments,
+    Django's messages and the manifest say it.
 
-    The dump records ``auth.Permission``, fixtures say ``auth.permission``; both
-    are the key ``auth.permission`` (model names are case-insensitive in Django).
+    Fixtures write ``auth.permission`` (Django's serializers, kept byte-exact),
+    the manifest records ``auth.Permission``: both are ``auth.Permission``. An
+    installed model is looked up as ``django.apps.apps.get_model`` does it (the
+    model name in any case); a label naming no installed model is kept as
+    written, and an object without a label (or with one that is not a string)
+    is counted under :data:`NO_MODEL`. The registry is imported here, not with
+    the module: reading a manifest needs no Django models.
     """
-    return label.lower() if isinstance(label, str) else NO_MODEL
+    if not isinstance(label, str):
+        return NO_MODEL
+    from django.apps import apps
+
+    try:
+        shown: str = apps.get_model(label)._meta.label
+    except (LookupError, ValueError):
+        return label
+    return shown
+
+
+def count_per_label(counts: Mapping[Any, int]) -> dict[str, int]:
+    """Counts summed per :func:`model_label`: what a result shows."""
+    merged: dict[str, int] = {}
+    for label, count in counts.items():
+        shown = model_label(label)
+        merged[shown] = merged.get(shown, 0) + count
+    return merged
 
 
 def count_objects(objects: Iterable[Any], counts: dict[Any, int]) -> Iterator[Any]:
     """Yield a fixture's raw objects, counting each in ``counts`` under its model
-    label as written (:func:`check_counts` normalises them): the plan, the load
-    and inspect count what a file holds with it."""
+    label as written (:func:`check_counts` and :func:`count_per_label` turn them
+    into :func:`model_label`): the plan, the load and inspect count what a file
+    holds with it."""
     get = counts.get
     for raw in objects:
         try:
@@ -272,20 +307,23 @@ def check_counts(
 
     Nothing is compared when the entry records no counts (the original
     diskette's). ``comparable`` is for counts of deserialized objects, which miss
-    the models the deserializer skipped: only the keys it accepts are compared,
-    and not the total.
+    the models the deserializer skipped: only the models whose :func:`model_label`
+    it accepts are compared, and not the total.
     """
     if data_file.objects is None and not data_file.models:
         return
-    recorded, found_per_key = _by_key(data_file.models), _by_key(counts)
+    shown: dict[str, str] = {}
+    recorded = _by_key(data_file.models, shown)  # first: its spelling is shown
+    found_per_key = _by_key(counts, shown)
     for key in sorted(set(recorded) | set(found_per_key)):
-        if comparable is not None and not comparable(key):
+        label = shown[key]
+        if comparable is not None and not comparable(label):
             continue
         found, said = found_per_key.get(key, 0), recorded.get(key, 0)
         if found != said:
             raise ManifestError(
-                f"data file {data_file.path!r} holds {_objects(found)} of {key}, the "
-                f"manifest says {said}: {_DISAGREE}"
+                f"data file {data_file.path!r} holds {_objects(found)} of {label}, "
+                f"the manifest says {said}: {_DISAGREE}"
             )
     total = sum(counts.values())
     if comparable is None and data_file.objects not in (None, total):
@@ -301,11 +339,19 @@ _DISAGREE = (
 )
 
 
-def _by_key(counts: Mapping[Any, int]) -> dict[str, int]:
-    """Counts summed per :func:`model_key`."""
+def _by_key(counts: Mapping[Any, int], shown: dict[str, str]) -> dict[str, int]:
+    """Counts summed per :func:`model_label` in lower case, each key's label put
+    in ``shown`` (the first one met).
+
+    The lower case is for models this project no longer has: their labels stay
+    as written, ``gone.Relic`` in the manifest and ``gone.relic`` in the fixture,
+    and they still are one model (Django's model names are case-insensitive).
+    """
     merged: dict[str, int] = {}
     for label, count in counts.items():
-        key = model_key(label)
+        name = model_label(label)
+        key = name.lower()
+        shown.setdefault(key, name)
         merged[key] = merged.get(key, 0) + count
     return merged
 

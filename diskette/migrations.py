@@ -96,7 +96,7 @@ class MigrationState:
         return MigrationMismatchError(
             f"the archive was made at migrations that database {self.database!r} "
             f"does not have: {self.differences()}: {fix}, or load anyway with "
-            "--ignore-migrations (adding --ignorenonexistent where fields were "
+            "ignore_migrations=True (adding ignorenonexistent=True where fields were "
             "removed); nothing was changed"
         )
 
@@ -224,7 +224,7 @@ def check_migrations(
         if not ignore:
             raise error
         reporter.warning(
-            f"--ignore-migrations: loading although database {using!r} does not "
+            f"ignore_migrations=True: loading although database {using!r} does not "
             f"have migrations the archive was made at: {state.differences()}"
         )
     return state

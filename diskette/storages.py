@@ -144,7 +144,7 @@ def check_storages(storages, base) -> list[StoragePath]:
             )
             raise ConfigurationError(
                 f"storage {storage.name!r} ({str(storage.path)!r}) {what}: create it "
-                "or remove it from DISKETTE_STORAGES / --storage"
+                "or remove it from DISKETTE_STORAGES / storages=[...]"
             )
     return resolved
 
@@ -204,7 +204,7 @@ def _archive_name(storage: StoragePath, relative: str) -> str:
     if problem:
         raise DumpError(
             f"file {arcname!r} {problem} and cannot be archived safely: rename it "
-            "or exclude it with DISKETTE_STORAGES_EXCLUDES / --storages-exclude"
+            "or exclude it with DISKETTE_STORAGES_EXCLUDES / storages_excludes"
         )
     return arcname
 

@@ -125,7 +125,7 @@ def _inside(module, name: str, method: str, after: int, point: str, release: Pat
 def _module_with(name: str, *modules: str):
     """The first of ``modules`` that defines ``name`` (the commit step's module).
 
-    Imported by name: ``diskette.api.load`` is also the function the package exports.
+    Imported by name: the step has lived in either module.
     """
     for module in modules:
         try:
@@ -142,7 +142,7 @@ def install(point: str, release: Path) -> None:
     import diskette.loading.loader
     import diskette.restore.swaps
 
-    commit = _module_with("_swap_in", "diskette.api.commit", "diskette.api.load")
+    commit = _module_with("_swap_in", "diskette.api.commit", "diskette.api.loading")
     if point == "data":
         _on_call(diskette.loading.loader, "_load_one", 2, point, release)
     elif point == "marker":

@@ -1,62 +1,96 @@
 """The choices of one dump, as one object shared by the dump and its plan.
 
-:func:`diskette.api.dump` and :func:`diskette.api.plan_dump` keep their keyword
-arguments (they are the public API); each builds a :class:`DumpOptions` from
-them once, and every step of the pipeline reads that object instead of taking
-the arguments one by one. Messages name the Python arguments (``compresslevel``,
-``format``...); the management command translates them into its flags.
+:func:`~diskette.api.dump` and :func:`~diskette.api.plan_dump` take the same
+keyword arguments (:class:`DumpArguments`; a plan has no ``with_checksum``):
+they are checked and normalised once, into a :class:`DumpOptions` that every
+step of the pipeline reads, instead of passing eighteen arguments on one by one.
+At run time the dataclass refuses a keyword it does not have, as a function
+would. Messages name the Python arguments (``compresslevel``, ``format``...);
+the management command translates them into its flags.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.core import serializers
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from diskette.conf import PathValue
 from diskette.definitions import FORMATS
 from diskette.exceptions import ConfigurationError
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
-@dataclass(frozen=True)
-class DumpOptions:
-    """Every keyword argument of :func:`diskette.api.dump` but the reporter.
 
-    ``None`` means "as the settings say" for the paths, definitions and storages.
+class DumpPlanArguments(TypedDict, total=False):
+    """The keyword arguments of :func:`plan_dump` (but ``reporter``).
+
+    ``None`` means "as the settings say" for the paths, definitions and storages;
+    ``definitions`` are raw definitions (as ``DISKETTE_APPS``) or
+    :class:`~diskette.definitions.Definition` objects.
     """
 
-    destination: str | os.PathLike | None = None
+    destination: PathValue | None
+    filename: str | None
+    definitions: Sequence[Any] | None
+    appconf: PathValue | None
+    storages: Sequence[PathValue] | None
+    storages_basepath: PathValue | None
+    storages_excludes: Sequence[str] | None
+    no_storages_excludes: bool
+    indent: int | None
+    with_data: bool
+    with_storages: bool
+    apps: Sequence[str] | None
+    exclude_apps: Sequence[str] | None
+    format: str | None
+    compresslevel: int
+    using: str
+    strict: bool
+
+
+class DumpArguments(DumpPlanArguments, total=False):
+    """The keyword arguments of :func:`dump` (but ``reporter``): the plan's, and
+    whether the result gives the archive's checksum."""
+
+    with_checksum: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class DumpOptions:
+    """A dump's options, with their defaults: the same for a dump and its plan."""
+
+    destination: PathValue | None = None
     filename: str | None = None
-    definitions: list | None = None
-    appconf: str | os.PathLike | None = None
-    storages: list | None = None
-    storages_basepath: str | os.PathLike | None = None
-    storages_excludes: list[str] | None = None
+    definitions: Sequence[Any] | None = None
+    appconf: PathValue | None = None
+    storages: Sequence[PathValue] | None = None
+    storages_basepath: PathValue | None = None
+    storages_excludes: Sequence[str] | None = None
     no_storages_excludes: bool = False
     indent: int | None = None
     with_data: bool = True
     with_storages: bool = True
     with_checksum: bool = True
-    apps: list[str] | None = None
-    exclude_apps: list[str] | None = None
+    apps: Sequence[str] | None = None
+    exclude_apps: Sequence[str] | None = None
     format: str | None = None
     compresslevel: int = 6
     using: str = DEFAULT_DB_ALIAS
     strict: bool = False
 
     @classmethod
-    def from_arguments(cls, arguments: Mapping[str, Any]) -> DumpOptions:
-        """The options among a function's arguments (its ``locals()``), others ignored.
-
-        So that ``dump()`` and ``plan_dump()`` keep their explicit keyword
-        signatures without naming every argument a second time.
-        """
-        names = {item.name for item in dataclasses.fields(cls)}
-        return cls(**{name: arguments[name] for name in names if name in arguments})
+    def for_plan(cls, **arguments: Unpack[DumpPlanArguments]) -> DumpOptions:
+        """The options of :func:`plan_dump`, which writes no archive to checksum."""
+        if "with_checksum" in arguments:
+            raise TypeError(
+                "plan_dump() got an unexpected keyword argument 'with_checksum'"
+            )
+        return cls(**arguments)
 
     @property
     def own_definitions(self) -> bool:

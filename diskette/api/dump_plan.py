@@ -9,20 +9,25 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import os
 import shlex
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management import get_commands
-from django.db import DEFAULT_DB_ALIAS
 
-from diskette.api.dump_options import DumpOptions, check_format
+from diskette.api.dump_options import DumpOptions, DumpPlanArguments, check_format
 from diskette.checks import FILENAME_PLACEHOLDERS, raise_for_settings
-from diskette.conf import get_settings, load_setting_names, setting_names
-from diskette.definitions import FORMATS, Definition
+from diskette.conf import (
+    DisketteSettings,
+    PathValue,
+    get_settings,
+    load_setting_names,
+    setting_names,
+)
+from diskette.definitions import FORMATS, Definition, load_definitions
 from diskette.definitions.dependencies import unloadable_cycles
 from diskette.definitions.derived import SETTING as DERIVED_SETTING
 from diskette.dumping.dumper import dumpdata_arguments, dumped_models, resolve_models
@@ -33,6 +38,9 @@ from diskette.manifest import DATA_PREFIX
 from diskette.paths import StoragePath, member_name_problem
 from diskette.reporter import Reporter
 from diskette.storages import ExcludePatterns, check_storages, survey_storage
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: ``{date}`` form: ISO 8601 without separators in the time, safe on every file system.
 DATE_FORMAT = "%Y-%m-%dT%H%M%S"
@@ -152,7 +160,10 @@ def dump_filename(
     return name
 
 
-def _raw_definitions(definitions, appconf):
+def _raw_definitions(
+    definitions: Sequence[Any] | None, appconf: PathValue | None
+) -> Any:
+    """The definitions as given, or as the ``appconf`` JSON file holds them."""
     if appconf is not None:
         try:
             with open(appconf, encoding="utf-8") as stream:
@@ -170,18 +181,19 @@ def _raw_definitions(definitions, appconf):
     return definitions
 
 
-def _load_definitions(raw) -> list[Definition]:
+def _load_definitions(raw: Any) -> list[Definition]:
+    """Definition objects as they are; raw ones (or ``None``: the setting) validated."""
     if raw is not None and all(isinstance(item, Definition) for item in raw):
         return list(raw)
-    from diskette import definitions as definitions_module
-
-    loader = getattr(definitions_module, "load_definitions", None)
-    if loader is None:  # pragma: no cover - until definitions.py is complete
-        raise ConfigurationError("application definitions cannot be parsed yet")
-    return list(loader(raw))
+    return list(load_definitions(raw))
 
 
-def _select(definitions, apps, exclude_apps) -> list[Definition]:
+def _select(
+    definitions: list[Definition],
+    apps: Sequence[str] | None,
+    exclude_apps: Sequence[str] | None,
+) -> list[Definition]:
+    """The definitions ``apps`` names (all by default) but ``exclude_apps``."""
     names = [definition.name for definition in definitions]
     for option, chosen in (("apps", apps), ("exclude_apps", exclude_apps)):
         unknown = [name for name in chosen or () if name not in names]
@@ -279,7 +291,9 @@ def _dangling(
     return found
 
 
-def _storages(options: DumpOptions, conf) -> tuple[list[StoragePath], list[str]]:
+def _storages(
+    options: DumpOptions, conf: DisketteSettings
+) -> tuple[list[StoragePath], list[str]]:
     """The storages to archive, checked, and the exclude patterns, validated."""
     if not options.with_storages:
         return [], []
@@ -298,7 +312,7 @@ def _storages(options: DumpOptions, conf) -> tuple[list[StoragePath], list[str]]
     return resolved, excludes
 
 
-def _permissions(conf) -> int:
+def _permissions(conf: DisketteSettings) -> int:
     permissions = conf.dump_permissions
     if not isinstance(permissions, int) or not 0 <= permissions <= 0o777:
         raise ConfigurationError(
@@ -345,32 +359,16 @@ def plan_options(options: DumpOptions, reporter: Reporter) -> DumpPlan:
 
 
 def plan_dump(
-    *,
-    destination: str | os.PathLike | None = None,
-    filename: str | None = None,
-    definitions: list | None = None,
-    appconf: str | os.PathLike | None = None,
-    storages: list | None = None,
-    storages_basepath: str | os.PathLike | None = None,
-    storages_excludes: list[str] | None = None,
-    no_storages_excludes: bool = False,
-    indent: int | None = None,
-    with_data: bool = True,
-    with_storages: bool = True,
-    apps: list[str] | None = None,
-    exclude_apps: list[str] | None = None,
-    format: str | None = None,  # noqa: A002 - the option's name
-    compresslevel: int = 6,
-    using: str = DEFAULT_DB_ALIAS,
-    strict: bool = False,
-    reporter: Reporter | None = None,
+    *, reporter: Reporter | None = None, **arguments: Unpack[DumpPlanArguments]
 ) -> DumpPlan:
     """Validate every choice of a dump and resolve it; reads no data, writes nothing.
 
     Relations to rows the archive would not hold are reported as warnings, or
-    raise ConfigurationError with ``strict``.
+    raise ConfigurationError with ``strict``. The keyword arguments are
+    :class:`~diskette.api.dump_options.DumpPlanArguments`: those of
+    :func:`~diskette.api.dump` but ``with_checksum``.
     """
-    options = DumpOptions.from_arguments(locals())
+    options = DumpOptions.for_plan(**arguments)
     return plan_options(options, reporter or Reporter())
 
 

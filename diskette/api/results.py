@@ -14,7 +14,8 @@ from diskette.reporter import plural
 
 @dataclass
 class LoadedData:
-    """One data file of a load: objects saved, per model label."""
+    """One data file of a load: objects saved, per model label (``auth.Permission``,
+    as :func:`diskette.manifest.model_label` says it: the manifest's form)."""
 
     name: str
     path: str
@@ -81,7 +82,8 @@ class LoadResult:
 class InspectedData:
     """One data file of an inspected archive.
 
-    ``models`` and ``objects`` come from the manifest (verification counts the
+    ``models`` (per :func:`diskette.manifest.model_label`, as the dump records
+    them) and ``objects`` come from the manifest (verification counts the
     objects of json and jsonl fixtures and refuses counts that disagree); for
     the original diskette's archives, which do not record them, they are counted
     while the archive is verified (``None`` without verification).

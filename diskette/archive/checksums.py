@@ -65,7 +65,7 @@ def normalise_checksum(value: str) -> str:
     text = str(value).strip().lower()
     if len(text) != 128 or any(char not in "0123456789abcdef" for char in text):
         raise ConfigurationError(
-            f"--checksum {value!r} is not a BLAKE2b-512 digest: give the 128 "
+            f"checksum={value!r} is not a BLAKE2b-512 digest: give the 128 "
             "hexadecimal characters printed by the dump (or by 'b2sum')"
         )
     return text

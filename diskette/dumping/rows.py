@@ -154,13 +154,12 @@ def _many_converter(field, natural: bool) -> tuple[Callable, frozenset] | None:
     return _converter(target, target._meta.pk)
 
 
-def row_plan(
-    model, queryset, *, natural_foreign: bool, natural_primary: bool
-) -> RowPlan | None:
-    """The :class:`RowPlan` for ``model``, or None when instances are needed.
+def _rows_may_serve(model, queryset, *, natural_primary: bool) -> bool:
+    """Whether the model as a whole can be written from rows, before its fields.
 
-    Decided once per model: every serialized field must be a Django field whose
-    serialized value provably depends on the row's value alone.
+    A proxy, a primary key without a column, a queryset that yields other than
+    instances, or instances that run code when built need the instance path; so
+    does a primary key the fixture leaves out for a natural key (or parent link).
     """
     meta = model._meta
     pk = meta.pk
@@ -170,12 +169,35 @@ def row_plan(
         or queryset._iterable_class is not ModelIterable
         or not plain_instances(model)
     ):
+        return False
+    return not (
+        natural_primary
+        and (
+            hasattr(model, "natural_key")
+            or (pk.remote_field and pk.remote_field.parent_link)
+        )
+    )
+
+
+def _links_to_natural_key(field: Field) -> bool:
+    """Whether ``field`` points to a model with natural keys (which a fixture may use)."""
+    return field.remote_field is not None and hasattr(
+        field.remote_field.model, "natural_key"
+    )
+
+
+def row_plan(
+    model, queryset, *, natural_foreign: bool, natural_primary: bool
+) -> RowPlan | None:
+    """The :class:`RowPlan` for ``model``, or None when instances are needed.
+
+    Decided once per model: every serialized field must be a Django field whose
+    serialized value provably depends on the row's value alone.
+    """
+    if not _rows_may_serve(model, queryset, natural_primary=natural_primary):
         return None
-    if natural_primary and (
-        hasattr(model, "natural_key")
-        or (pk.remote_field and pk.remote_field.parent_link)
-    ):
-        return None
+    meta = model._meta
+    pk = meta.pk
     columns: list[str] = [pk.attname]
 
     def index(attname: str) -> int:
@@ -192,11 +214,7 @@ def row_plan(
     for field in meta.local_fields:
         if not field.serialize:
             continue
-        if (
-            field.remote_field is not None
-            and natural_foreign
-            and hasattr(field.remote_field.model, "natural_key")
-        ):
+        if natural_foreign and _links_to_natural_key(field):
             if len(field.foreign_related_fields) != 1:
                 return None
             fields.append((field.name, index(field.attname), None, None, NATURAL))
@@ -209,7 +227,7 @@ def row_plan(
     for field in meta.local_many_to_many:
         if not field.serialize or not field.remote_field.through._meta.auto_created:
             continue
-        natural = natural_foreign and hasattr(field.remote_field.model, "natural_key")
+        natural = natural_foreign and _links_to_natural_key(field)
         convert = _many_converter(field, natural)
         if convert is None:
             return None

@@ -28,7 +28,9 @@ class ModelRows:
 
     ``collisions`` is the number of the archive's primary keys already in the
     target (their rows would be replaced); objects without a primary key
-    (natural primary keys) are counted in ``unknown``.
+    (natural primary keys) are counted in ``unknown``. ``model`` is the model's
+    ``Model._meta.label``, the form :func:`diskette.manifest.model_label` gives
+    every shown label: the dump's, the manifest's and the load's.
     """
 
     model: str

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 from django.db.models import Model
 
+from diskette.manifest import model_label
+
 
 @dataclass(frozen=True)
 class Exactness:
-    """Every model (``everything``) or the models labelled ``models`` (lower
-    case, ``app_label.modelname``) take the exact path; the others may be
-    batched."""
+    """Every model (``everything``) or the models labelled ``models`` (as
+    :func:`~diskette.manifest.model_label` gives them: ``app_label.ModelName``)
+    take the exact path; the others may be batched."""
 
     everything: bool = False
     models: frozenset[str] = frozenset()
@@ -32,11 +34,11 @@ class Exactness:
             return EVERYTHING
         if not exact:
             return NOTHING
-        return cls(models=frozenset(label.lower() for label in exact))
+        return cls(models=frozenset(model_label(label) for label in exact))
 
     def covers(self, model: type[Model]) -> bool:
         """Whether ``model``'s objects must be saved exactly."""
-        return self.everything or model._meta.label_lower in self.models
+        return self.everything or model._meta.label in self.models
 
 
 #: No model asked for: objects are batched wherever that gives the same rows.

@@ -21,6 +21,11 @@ from django.db import models
 from django.db.models import signals
 
 from diskette.exceptions import DisketteError
+from diskette.json_readers import (  # noqa: F401 - the readers' former home
+    READ_SIZE,
+    read_json_array,
+    read_json_lines,
+)
 from diskette.loading.formats import CachedXmlDeserializer, load_yaml
 from diskette.loading.natural_keys import (  # noqa: F401 - the cache's former home
     NATURAL_KEY_CACHE_SIZE,
@@ -29,11 +34,8 @@ from diskette.loading.natural_keys import (  # noqa: F401 - the cache's former h
 )
 from diskette.manifest import count_objects
 from diskette.readers import (  # noqa: F401 - the readers' former home
-    READ_SIZE,
     FixtureLimitError,
     deserialize_other,
-    read_json_array,
-    read_json_lines,
     read_objects,
 )
 
@@ -157,8 +159,6 @@ class Deserializer:
         if plan is None:
             return None
         data: dict[str, Any] = {}
-        m2m_data: dict[str, list] = {}
-        deferred: dict[models.Field, Any] = {}
         if "pk" in raw:
             try:
                 data[plan.pk.attname] = plan.pk.to_python(raw.get("pk"))
@@ -166,6 +166,28 @@ class Deserializer:
                 raise base.DeserializationError.WithData(
                     error, raw["model"], raw.get("pk"), None
                 ) from error
+        m2m_data, deferred = self._read_fields(plan, raw, data)
+        if (
+            plan.natural_pk
+            and data.get(plan.pk.attname) is None
+            and self.cache.before_lookup is not None
+        ):
+            # build_instance looks the object up by its natural key: rows
+            # waiting in a batch must be in the table first.
+            self.cache.before_lookup(plan.model)
+        instance = plan.build(data, self.using)
+        return base.DeserializedObject(instance, m2m_data, deferred)
+
+    def _read_fields(
+        self, plan: _ModelPlan, raw: Any, data: dict[str, Any]
+    ) -> tuple[dict[str, list], dict[models.Field, Any]]:
+        """Convert ``raw``'s fields: values into ``data``; the M2M data and the deferred.
+
+        A foreign key or M2M value whose natural key names an object not loaded
+        yet is deferred (Django's ``handle_forward_references``), not an error.
+        """
+        m2m_data: dict[str, list] = {}
+        deferred: dict[models.Field, Any] = {}
         for name, value in raw["fields"].items():
             if self.ignorenonexistent and name not in plan.field_names:
                 continue
@@ -206,16 +228,7 @@ class Deserializer:
                     deferred[field] = value
                 else:
                     data[field.attname] = converted
-        if (
-            plan.natural_pk
-            and data.get(plan.pk.attname) is None
-            and self.cache.before_lookup is not None
-        ):
-            # build_instance looks the object up by its natural key: rows
-            # waiting in a batch must be in the table first.
-            self.cache.before_lookup(plan.model)
-        instance = plan.build(data, self.using)
-        return base.DeserializedObject(instance, m2m_data, deferred)
+        return m2m_data, deferred
 
 
 def deserialize(

@@ -51,7 +51,7 @@ from diskette.loading.fixtures import deserialize
 from diskette.loading.natural_keys import NaturalKeyCache
 from diskette.loading.savers import LoadState, Saver
 from diskette.loading.sql import BATCH_SIZE, save_object
-from diskette.manifest import DataFile, check_counts, model_key
+from diskette.manifest import DataFile, check_counts
 from diskette.readers import FORMATS, STREAMED, FixtureLimitError
 from diskette.reporter import Reporter
 
@@ -320,8 +320,8 @@ def _load_one(
             for item in objects:
                 result.read += 1
                 if not streamed:
-                    key = model_key(item.object._meta.label)
-                    counts[key] = counts.get(key, 0) + 1
+                    label = item.object._meta.label
+                    counts[label] = counts.get(label, 0) + 1
                 if result.read % FORGET_QUERIES_EVERY == 0:
                     # With DEBUG = True Django keeps the SQL of its last 9,000
                     # queries; batched inserts make that the largest memory user.
@@ -340,7 +340,7 @@ def _load_one(
             raise LoadError(
                 f"data file {fixture.name!r} does not fit the models: "
                 f"{one_line(error)}; the database is unchanged (use "
-                "--ignorenonexistent to skip fields that no longer exist)"
+                "ignorenonexistent=True to skip fields that no longer exist)"
             ) from error
     if expected is not None:
         check_fixture_counts(
@@ -353,9 +353,10 @@ def _load_one(
 
 
 def _tally(result: LoadedFixture, saved: dict[type[Model], int]) -> None:
-    """Add the objects saved per model to ``result``, per lower-case label."""
+    """Add the objects saved per model to ``result``, per ``Model._meta.label``
+    (:func:`diskette.manifest.model_label`: the dump's and the manifest's form)."""
     for model, count in saved.items():
-        label = model._meta.label_lower
+        label = model._meta.label
         result.models[label] = result.models.get(label, 0) + count
         result.objects += count
 

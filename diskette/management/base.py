@@ -25,6 +25,10 @@ FLAGS: Mapping[str, str] = {
     "flush=True": "--flush",
     "exact:": "--exact-model",
     "with_storages=False": "--no-storages",
+    "ignorenonexistent=True": "--ignorenonexistent",
+    "checksum=": "--checksum ",
+    "storages=[...]": "--storage",
+    "storages_excludes": "--storages-exclude",
 }
 
 
@@ -102,7 +106,7 @@ class DisketteCommand(BaseCommand):
         except (TypeError, ValueError, OSError):
             return  # a broken path setting: the command's own checks report it
         if message:
-            OutputWrapper(stream).write(f"warning: {message}")
+            OutputWrapper(stream).write(f"warning: {self.words(message)}")
 
     def reporter(
         self, options: dict[str, Any], *, quiet: bool = False

@@ -13,7 +13,6 @@ commit and the plan reports the same messages.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 from diskette.exceptions import StorageRestoreError
 from diskette.paths import check_member_name
 from diskette.reporter import plural
+from diskette.restore.mounts import MountTable
 from diskette.restore.protected import protected_paths
 from diskette.restore.swaps import MODES
 
@@ -39,7 +39,6 @@ JOURNAL_BYTES = 64 * 1024
 INODES_MARGIN = 16
 #: Free bytes kept beyond what the swap itself creates.
 BYTES_MARGIN = 1024 * 1024
-MOUNTINFO = "/proc/self/mountinfo"
 
 _KINDS = (
     (stat.S_ISREG, "a regular file"),
@@ -108,7 +107,7 @@ def swap_problems(
         staging=Path(os.path.realpath(staging)),
         mode=mode,
         protected=[Path(os.path.realpath(path)) for path in protected],
-        mounts=_mount_points(),
+        mounts=MountTable.read(),
     )
     problems: list[str] = []
     created = directories_needed
@@ -152,21 +151,6 @@ def first_problem(problems: Sequence[str]) -> str:
     return problems[0] + (f" (and {plural(more, 'more problem')})" if more else "")
 
 
-def _mount_points() -> list[str] | None:
-    """Every mount point of this process, or ``None`` where the kernel does not say."""
-    try:
-        with open(MOUNTINFO, encoding="utf-8", errors="surrogateescape") as lines:
-            points = [line.split(" ")[4] for line in lines if line.count(" ") >= 5]
-    except OSError:
-        return None
-    return [_unescape(point) for point in points]
-
-
-def _unescape(field: str) -> str:
-    r"""Undo mountinfo's octal escapes (``\040`` for a space...)."""
-    return re.sub(r"\\([0-7]{3})", lambda match: chr(int(match[1], 8)), field)
-
-
 def _nearest_existing(path: Path) -> Path:
     while not os.path.lexists(path) and path != path.parent:
         path = path.parent
@@ -190,7 +174,7 @@ class _Context:
         staging: Path,
         mode: str,
         protected: list[Path],
-        mounts: list[str] | None,
+        mounts: MountTable,
     ) -> None:
         self.base = base
         self.base_real = Path(os.path.realpath(base))
@@ -198,34 +182,7 @@ class _Context:
         self.mode = mode
         self.protected = protected
         self.mounts = mounts
-        self.staging_mount = self.mount_of(_nearest_existing(staging))
-
-    def mount_of(self, real: Path) -> tuple[int, str]:
-        """The device and mount point holding an existing resolved path."""
-        device = real.stat().st_dev
-        if self.mounts is None:
-            point = real
-            while not os.path.ismount(point) and point != point.parent:
-                point = point.parent
-            return device, str(point)
-        text = str(real)
-        best = "/"
-        for point in self.mounts:
-            inside = text == point or text.startswith(point.rstrip("/") + "/")
-            if inside and len(point) > len(best):
-                best = point
-        return device, best
-
-    def is_mount_point(self, real: Path) -> bool:
-        if self.mounts is None:
-            return os.path.ismount(real)
-        return str(real) in self.mounts
-
-    def mounts_inside(self, real: Path) -> list[str]:
-        if self.mounts is None:
-            return []
-        prefix = str(real).rstrip("/") + "/"
-        return sorted({point for point in self.mounts if point.startswith(prefix)})
+        self.staging_mount = mounts.mount_of(_nearest_existing(staging))
 
     def check(self, name: str, target: Path) -> tuple[list[str], int]:
         """Problems of one target, and how many directories its swap creates."""
@@ -309,12 +266,12 @@ class _Context:
             "DISKETTE_LOAD_STORAGES_PATH to it, so that staging and storage share "
             "one file system"
         )
-        if exists and self.is_mount_point(real):
+        if exists and self.mounts.is_mount_point(real):
             return [
                 f"{where} is a mount point (a separate file system, such as a "
                 f"volume): a restore cannot swap it by rename; {fix}"
             ]
-        inner = self.mounts_inside(real) if exists else []
+        inner = self.mounts.mounts_inside(real) if exists else []
         if inner:
             return [
                 f"{where} holds the mount point {inner[0]!r}: a restore would move "
@@ -324,10 +281,11 @@ class _Context:
         # Replace renames into the parent; merge renames into the target itself.
         reached = real.parent if self.mode == "replace" else real
         anchor = Path(os.path.realpath(_nearest_existing(reached)))
-        if self.mount_of(anchor) != self.staging_mount:
+        if self.mounts.mount_of(anchor) != self.staging_mount:
             return [
                 f"{where} is on another file system than the staging directory "
-                f"{str(self.staging)!r} (mounted at {self.mount_of(anchor)[1]!r}): "
+                f"{str(self.staging)!r} (mounted at "
+                f"{self.mounts.mount_of(anchor)[1]!r}): "
                 f"a rename cannot cross file systems; {fix}"
             ]
         return []

@@ -60,9 +60,8 @@ def select_storages(
             raise UnsafeArchiveError(
                 f"the archive holds storage {entry.name!r}, which {where} not name: "
                 f"a load restores only the storages the target names. Add it to "
-                f"DISKETTE_STORAGES, or name it for this load (storages=[...], "
-                f"--storage {entry.name}), or load without storages "
-                "(with_storages=False, --no-storages); nothing was changed"
+                "DISKETTE_STORAGES, or name it for this load (storages=[...]), or "
+                "load without storages (with_storages=False); nothing was changed"
             )
     if explicit:
         held = {entry.name for entry in entries}

@@ -13,7 +13,7 @@ import sys
 SCRIPT = """
 import django
 django.setup()
-import diskette.dumping.dumper, diskette.loading.loader, diskette.api.dump, diskette.api.load
+import diskette.dumping.dumper, diskette.loading.loader, diskette.api.dumping, diskette.api.loading
 import diskette
 from diskette import api
 assert callable(diskette.dump) and callable(diskette.load) and callable(diskette.inspect)

@@ -21,7 +21,9 @@ from django.contrib.sites.models import Site
 from django.core.management import CommandError, call_command
 from django.db.models.signals import pre_save
 
+from diskette import api
 from diskette.archive import archive_checksum
+from diskette.exceptions import ConfigurationError
 from diskette.management.base import command_words
 from tests.archives import Entry, groups, make_archive, sites, snapshot
 from tests.conftest import MANAGE_PY, REPO_ROOT, run_manage, site_environment
@@ -416,6 +418,21 @@ def test_warnings_of_the_core_name_the_command_flags(archive, base):
         err.getvalue()
     )
     assert "exclude_data" not in err.getvalue()
+
+
+@pytest.mark.django_db
+def test_errors_of_the_core_name_the_command_flags(archive, base):
+    # The core names the Python argument; the command prints its flag instead.
+    with pytest.raises(ConfigurationError, match=r"^checksum='nope' is not a BLAKE"):
+        api.load(archive, checksum="nope")
+    with pytest.raises(CommandError, match=r"^--checksum 'nope' is not a BLAKE"):
+        load(str(archive), "--checksum", "nope")
+    with pytest.raises(CommandError) as caught:
+        load(str(archive), "--storage", "other", storages_basepath=str(base))
+    assert str(caught.value).endswith(
+        "or name it for this load (--storage), or load without storages "
+        "(--no-storages); nothing was changed"
+    )
 
 
 def test_the_commands_translate_python_arguments_into_their_flags():

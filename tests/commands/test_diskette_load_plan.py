@@ -75,6 +75,23 @@ def test_plan_json_and_exit_status_of_a_migration_mismatch(tmp_path, db_alias):
 
 
 @BOTH
+def test_migration_messages_of_the_core_name_the_command_flags(tmp_path, db_alias):
+    path = publishers_archive(tmp_path / "a.tar.gz", db_alias, future=True)
+    fix = "--ignore-migrations (adding --ignorenonexistent where fields were removed)"
+    code, out, message = run(str(path), "--plan", "--no-storages", database=db_alias)
+    assert code == 23 and fix in out and fix in message
+    code, out, _ = run(
+        str(path), "--plan", "--json", "--no-storages", database=db_alias
+    )
+    assert fix in json.loads(out)["problems"][0]["message"]
+    code, _, err = run(
+        str(path), "--no-storages", "--ignore-migrations", database=db_alias
+    )
+    assert code == 0 and "--ignore-migrations: loading although" in err
+    assert "ignore_migrations" not in message + err
+
+
+@BOTH
 def test_plan_exit_status_of_a_missing_foreign_key(tmp_path, db_alias):
     book = {
         "model": "library.book",

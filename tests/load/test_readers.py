@@ -9,14 +9,9 @@ import time
 import pytest
 from django.core.serializers.base import DeserializationError
 
+from diskette.json_readers import read_json_array, read_json_lines
 from diskette.loading import fixtures
-from diskette.readers import (
-    MAX_DEPTH,
-    FixtureLimitError,
-    read_json_array,
-    read_json_lines,
-    read_objects,
-)
+from diskette.readers import MAX_DEPTH, FixtureLimitError, read_objects
 
 SPACE = 64 * 1024 * 1024
 

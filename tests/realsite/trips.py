@@ -24,7 +24,7 @@ from django.core.management import call_command
 from django.db import models
 
 from diskette import api
-from diskette.api.load import LoadResult
+from diskette.api.loading import LoadResult
 from tests.pgcluster import skip_reason
 from tests.realsite.accounts.models import User
 from tests.realsite.catalog.models import Item, Warehouse

@@ -20,7 +20,7 @@ from django.core.management import CommandError, call_command
 from diskette import api
 from diskette.exceptions import LoadError, ManifestError
 from diskette.loading.loader import Fixture, load_fixtures
-from diskette.manifest import DataFile, check_counts, model_key
+from diskette.manifest import DataFile, check_counts, model_label
 from tests.archives import make_archive, sites, snapshot
 
 pytestmark = pytest.mark.django_db
@@ -99,7 +99,7 @@ def test_the_plan_refuses_a_manifest_that_hides_a_superuser(site):
 
     message = str(caught.value)
     assert caught.value.exit_code == 12
-    assert "'data/users.json' holds 11 objects of auth.user" in message
+    assert "'data/users.json' holds 11 objects of auth.User" in message
     assert "the manifest says 10" in message and "\n" not in message
     assert rows() == before and snapshot(site) == files
 
@@ -117,7 +117,7 @@ def test_the_plan_command_exits_12(site):
             stderr=io.StringIO(),
         )
     assert caught.value.returncode == 12
-    assert "holds 11 objects of auth.user" in str(caught.value)
+    assert "holds 11 objects of auth.User" in str(caught.value)
 
 
 def test_the_load_refuses_it_before_the_commit_and_changes_nothing(site):
@@ -128,7 +128,7 @@ def test_the_load_refuses_it_before_the_commit_and_changes_nothing(site):
         api.load(path, storages_basepath=site / "site")
 
     message = str(caught.value)
-    assert "'data/users.json' holds 11 objects of auth.user, the manifest says 10" in (
+    assert "'data/users.json' holds 11 objects of auth.User, the manifest says 10" in (
         message
     )
     assert message.endswith("the database is unchanged")
@@ -144,7 +144,7 @@ def test_inspect_shows_the_manifest_and_verify_refuses_with_12(tmp_path):
     (data,) = result.data
     assert (data.models, data.objects) == ({"auth.User": 10}, 10)
     assert not result.ok and result.checksums == "failed"
-    assert "holds 11 objects of auth.user, the manifest says 10" in result.problems[0]
+    assert "holds 11 objects of auth.User, the manifest says 10" in result.problems[0]
     assert isinstance(result.error(), ManifestError)
 
     with pytest.raises(CommandError) as caught:
@@ -225,7 +225,7 @@ def test_the_loader_counts_xml_as_it_deserializes(tmp_path):
     Site.objects.all().delete()
     before = rows()
     lying = DataFile(path="data/sites.xml", format="xml", models={}, objects=0)
-    with pytest.raises(ManifestError, match="holds 1 object of sites.site"):
+    with pytest.raises(ManifestError, match="holds 1 object of sites.Site"):
         load_fixtures([fixture], expected=[lying])
     assert rows() == before
     honest = DataFile(path="data/sites.xml", format="xml", models={"sites.Site": 1})
@@ -244,8 +244,9 @@ def test_a_fixture_that_does_not_read_is_a_load_error_not_a_count(tmp_path):
 def test_check_counts_compares_labels_one_way():
     entry = DataFile(path="data/a.json", models={"auth.Permission": 2}, objects=2)
     check_counts(entry, {"auth.permission": 2})
-    assert model_key("auth.Permission") == model_key("auth.permission")
-    with pytest.raises(ManifestError, match="holds 0 objects of auth.permission"):
+    assert model_label("auth.Permission") == model_label("auth.permission")
+    assert model_label("auth.permission") == "auth.Permission"
+    with pytest.raises(ManifestError, match="holds 0 objects of auth.Permission"):
         check_counts(entry, {})
     check_counts(DataFile(path="data/old.json"), {"auth.user": 11})  # legacy
     total = DataFile(path="data/a.json", models={"auth.Permission": 2}, objects=3)
@@ -254,3 +255,16 @@ def test_check_counts_compares_labels_one_way():
     # Deserialized counts miss skipped models: only those it accepts compare.
     partial = DataFile(path="data/a.xml", models={"gone.relic": 1}, objects=1)
     check_counts(partial, {}, comparable=lambda key: key != "gone.relic")
+
+
+def test_labels_of_models_not_installed_stay_as_written_and_compare_in_any_case():
+    """A model this project lacks has no registry entry to name it: its label is
+    shown as written, and the manifest's ``gone.Relic`` still counts the
+    fixture's ``gone.relic``."""
+    assert model_label("gone.relic") == "gone.relic"
+    assert model_label("Auth.permission") == "Auth.permission"  # app labels are exact
+    assert model_label(None) == model_label(["auth.user"]) == "(no model label)"
+    entry = DataFile(path="data/a.json", models={"gone.Relic": 2}, objects=2)
+    check_counts(entry, {"gone.relic": 2})
+    with pytest.raises(ManifestError, match="holds 1 object of gone.Relic, the"):
+        check_counts(entry, {"gone.relic": 1})

@@ -59,6 +59,144 @@ def _program() -> list[str]:
     ]
 
 
+#: The sections of ``--help``, in the order it lists them.
+_DATA, _STORAGES, _ARCHIVE, _INSTEAD, _OUTPUT = _GROUPS = (
+    "what to dump",
+    "storages",
+    "the archive",
+    "instead of dumping",
+    "output",
+)
+#: Every option as ``(its --help section, its flags, add_argument's keywords)``, in
+#: the order they were always declared, which the usage line and the parsed
+#: options keep.
+_OPTIONS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
+    (_ARCHIVE, ("--destination",), {"help": "directory of the archive"}),
+    (
+        _ARCHIVE,
+        ("--filename",),
+        {"help": "archive file name; {features} and {date} are replaced"},
+    ),
+    (
+        _DATA,
+        ("--appconf",),
+        {"help": "JSON file of application definitions (replaces DISKETTE_APPS)"},
+    ),
+    (
+        _STORAGES,
+        ("--storage",),
+        {
+            "dest": "storages",
+            "action": "append",
+            "metavar": "PATH",
+            "help": "storage directory (repeatable; replaces DISKETTE_STORAGES)",
+        },
+    ),
+    (
+        _STORAGES,
+        ("--storages-basepath",),
+        {"help": "directory every storage must sit inside"},
+    ),
+    (
+        _STORAGES,
+        ("--storages-exclude",),
+        {
+            "dest": "storages_excludes",
+            "action": "append",
+            "metavar": "PATTERN",
+            "help": "exclude pattern (repeatable; added to DISKETTE_STORAGES_EXCLUDES)",
+        },
+    ),
+    (
+        _STORAGES,
+        ("--no-storages-excludes",),
+        {"action": "store_true", "help": "ignore DISKETTE_STORAGES_EXCLUDES"},
+    ),
+    (_ARCHIVE, ("--indent",), {"type": int, "help": "indentation of the fixtures"}),
+    (_DATA, ("--no-data",), {"action": "store_true", "help": "dump no data"}),
+    (
+        _STORAGES,
+        ("--no-storages",),
+        {"action": "store_true", "help": "dump no storage"},
+    ),
+    (
+        _ARCHIVE,
+        ("--no-checksum",),
+        {"action": "store_true", "help": "do not print the checksum"},
+    ),
+    (
+        _INSTEAD,
+        ("--no-archive",),
+        {
+            "action": "store_true",
+            "help": "print the dumpdata command lines instead of dumping",
+        },
+    ),
+    (
+        _INSTEAD,
+        ("--check",),
+        {
+            "action": "store_true",
+            "help": "validate and describe the dump; read no data, write nothing",
+        },
+    ),
+    (
+        _DATA,
+        ("--app",),
+        {
+            "dest": "apps",
+            "action": "append",
+            "metavar": "NAME",
+            "help": "dump only this definition (repeatable)",
+        },
+    ),
+    (
+        _DATA,
+        ("--exclude-app",),
+        {
+            "dest": "exclude_apps",
+            "action": "append",
+            "metavar": "NAME",
+            "help": "do not dump this definition (repeatable)",
+        },
+    ),
+    (
+        _ARCHIVE,
+        ("--format",),
+        {"metavar": "|".join(FORMATS), "help": "fixture format for every definition"},
+    ),
+    (
+        _ARCHIVE,
+        ("--compresslevel",),
+        {
+            "type": int,
+            "default": 6,
+            "metavar": "0-9",
+            "help": "gzip compression level (default 6)",
+        },
+    ),
+    (
+        _DATA,
+        ("--database",),
+        {"default": "default", "help": "database to dump (default 'default')"},
+    ),
+    (
+        _DATA,
+        ("--strict",),
+        {
+            "action": "store_true",
+            "help": "refuse to dump when a dumped relation points to rows the "
+            "archive would not hold (a warning otherwise)",
+        },
+    ),
+    (
+        _OUTPUT,
+        ("--json",),
+        {"action": "store_true", "help": "print the result as one JSON object"},
+    ),
+)
+
+
 class Command(DisketteCommand):
     help = (
         "Dump the application definitions' data as fixtures and the storages' files "
@@ -66,92 +204,10 @@ class Command(DisketteCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--destination", help="directory of the archive")
-        parser.add_argument(
-            "--filename", help="archive file name; {features} and {date} are replaced"
-        )
-        parser.add_argument(
-            "--appconf",
-            help="JSON file of application definitions (replaces DISKETTE_APPS)",
-        )
-        parser.add_argument(
-            "--storage",
-            dest="storages",
-            action="append",
-            metavar="PATH",
-            help="storage directory (repeatable; replaces DISKETTE_STORAGES)",
-        )
-        parser.add_argument(
-            "--storages-basepath", help="directory every storage must sit inside"
-        )
-        parser.add_argument(
-            "--storages-exclude",
-            dest="storages_excludes",
-            action="append",
-            metavar="PATTERN",
-            help="exclude pattern (repeatable; added to DISKETTE_STORAGES_EXCLUDES)",
-        )
-        parser.add_argument(
-            "--no-storages-excludes",
-            action="store_true",
-            help="ignore DISKETTE_STORAGES_EXCLUDES",
-        )
-        parser.add_argument("--indent", type=int, help="indentation of the fixtures")
-        parser.add_argument("--no-data", action="store_true", help="dump no data")
-        parser.add_argument(
-            "--no-storages", action="store_true", help="dump no storage"
-        )
-        parser.add_argument(
-            "--no-checksum", action="store_true", help="do not print the checksum"
-        )
-        parser.add_argument(
-            "--no-archive",
-            action="store_true",
-            help="print the dumpdata command lines instead of dumping",
-        )
-        parser.add_argument(
-            "--check",
-            action="store_true",
-            help="validate and describe the dump; read no data, write nothing",
-        )
-        parser.add_argument(
-            "--app",
-            dest="apps",
-            action="append",
-            metavar="NAME",
-            help="dump only this definition (repeatable)",
-        )
-        parser.add_argument(
-            "--exclude-app",
-            dest="exclude_apps",
-            action="append",
-            metavar="NAME",
-            help="do not dump this definition (repeatable)",
-        )
-        parser.add_argument(
-            "--format",
-            metavar="|".join(FORMATS),
-            help="fixture format for every definition",
-        )
-        parser.add_argument(
-            "--compresslevel",
-            type=int,
-            default=6,
-            metavar="0-9",
-            help="gzip compression level (default 6)",
-        )
-        parser.add_argument(
-            "--database", default="default", help="database to dump (default 'default')"
-        )
-        parser.add_argument(
-            "--strict",
-            action="store_true",
-            help="refuse to dump when a dumped relation points to rows the archive "
-            "would not hold (a warning otherwise)",
-        )
-        parser.add_argument(
-            "--json", action="store_true", help="print the result as one JSON object"
-        )
+        """The options of :data:`_OPTIONS`, each in its ``--help`` group."""
+        groups = {title: parser.add_argument_group(title) for title in _GROUPS}
+        for title, flags, keywords in _OPTIONS:
+            groups[title].add_argument(*flags, **keywords)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:

@@ -11,6 +11,167 @@ from diskette import api
 from diskette.api import STORAGES_MODES as MODES
 from diskette.management.base import DisketteCommand
 
+#: The sections of ``--help``, in the order it lists them.
+_DATA, _STORAGES, _ARCHIVE, _SAFETY, _OUTPUT = _GROUPS = (
+    "what to load",
+    "storages",
+    "the archive",
+    "safety",
+    "output",
+)
+#: Every option as ``(its --help section, its flags, add_argument's keywords)``, in
+#: the order they were always declared, which the usage line and the parsed
+#: options keep; ``--ignorenonexistent_data`` is the original diskette's spelling.
+_OPTIONS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
+    (
+        _STORAGES,
+        ("--storages-basepath",),
+        {
+            "help": "directory the storages are restored in "
+            "(default: DISKETTE_LOAD_STORAGES_PATH, then the working directory)",
+        },
+    ),
+    (
+        _DATA,
+        ("--exclude-data",),
+        {
+            "action": "append",
+            "default": [],
+            "metavar": "NAME",
+            "help": "data file or definition name not to load (repeatable)",
+        },
+    ),
+    (_DATA, ("--no-data",), {"action": "store_true", "help": "load no data"}),
+    (
+        _STORAGES,
+        ("--no-storages",),
+        {"action": "store_true", "help": "restore no storage"},
+    ),
+    (
+        _STORAGES,
+        ("--storage",),
+        {
+            "action": "append",
+            "dest": "storages",
+            "metavar": "NAME",
+            "help": "restore this storage of the archive (its name in the archive, "
+            "e.g. media) instead of those DISKETTE_STORAGES names (repeatable)",
+        },
+    ),
+    (
+        _DATA,
+        ("--ignorenonexistent", "--ignorenonexistent_data"),
+        {
+            "action": "store_true",
+            "dest": "ignorenonexistent",
+            "help": "skip fields and models that no longer exist",
+        },
+    ),
+    (
+        _ARCHIVE,
+        ("--checksum",),
+        {"metavar": "HEX", "help": "BLAKE2b-512 digest the archive must have"},
+    ),
+    (
+        _ARCHIVE,
+        ("--download-destination",),
+        {"metavar": "FILE", "help": "keep a downloaded archive at this path"},
+    ),
+    (
+        _ARCHIVE,
+        ("--keep",),
+        {
+            "action": "store_true",
+            "help": "accepted for compatibility: the archive is never deleted",
+        },
+    ),
+    (
+        _SAFETY,
+        ("--flush",),
+        {
+            "action": "store_true",
+            "help": "empty the database's tables first, in the same transaction",
+        },
+    ),
+    (
+        _SAFETY,
+        ("--noinput", "--no-input"),
+        {
+            "action": "store_false",
+            "dest": "interactive",
+            "help": "do not ask for confirmation",
+        },
+    ),
+    (
+        _STORAGES,
+        ("--storages-mode",),
+        {
+            "choices": MODES,
+            "default": "replace",
+            "help": "replace: storages end up exactly as archived (default); "
+            "merge: add and overwrite files, remove nothing",
+        },
+    ),
+    (
+        _DATA,
+        ("--no-signals",),
+        {
+            "action": "store_false",
+            "dest": "signals",
+            "help": "send no pre_save, post_save or m2m_changed signal while loading",
+        },
+    ),
+    (
+        _DATA,
+        ("--exact",),
+        {
+            "action": "store_true",
+            "help": "save every object one by one exactly as loaddata does (slower)",
+        },
+    ),
+    (
+        _DATA,
+        ("--exact-model",),
+        {
+            "action": "append",
+            "default": [],
+            "metavar": "APP_LABEL.MODEL",
+            "help": "save this model's objects exactly as loaddata does (repeatable)",
+        },
+    ),
+    (
+        _SAFETY,
+        ("--ignore-migrations",),
+        {
+            "action": "store_true",
+            "help": "load even when the archive was made at migrations this "
+            "database has not applied",
+        },
+    ),
+    (
+        _SAFETY,
+        ("--plan",),
+        {
+            "action": "store_true",
+            "help": "change nothing: report what the load would do and whether it "
+            "would succeed (the data is loaded in a transaction that is rolled back)",
+        },
+    ),
+    (
+        _OUTPUT,
+        ("--json",),
+        {"action": "store_true", "help": "print the result as one JSON object"},
+    ),
+    (
+        _DATA,
+        ("--database",),
+        {
+            "default": DEFAULT_DB_ALIAS,
+            "help": "database alias to load into (default: %(default)s)",
+        },
+    ),
+)
+
 
 class Command(DisketteCommand):
     checks_pending = False
@@ -22,111 +183,11 @@ class Command(DisketteCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        """The options, one declaration each (long: one per option of the API)."""
+        """The archive, then the options of :data:`_OPTIONS` in their ``--help`` groups."""
         parser.add_argument("archive", metavar="ARCHIVE", help="archive path or URL")
-        parser.add_argument(
-            "--storages-basepath",
-            help="directory the storages are restored in "
-            "(default: DISKETTE_LOAD_STORAGES_PATH, then the working directory)",
-        )
-        parser.add_argument(
-            "--exclude-data",
-            action="append",
-            default=[],
-            metavar="NAME",
-            help="data file or definition name not to load (repeatable)",
-        )
-        parser.add_argument("--no-data", action="store_true", help="load no data")
-        parser.add_argument(
-            "--no-storages", action="store_true", help="restore no storage"
-        )
-        parser.add_argument(
-            "--storage",
-            action="append",
-            dest="storages",
-            metavar="NAME",
-            help="restore this storage of the archive (its name in the archive, e.g. "
-            "media) instead of those DISKETTE_STORAGES names (repeatable)",
-        )
-        parser.add_argument(
-            "--ignorenonexistent",
-            "--ignorenonexistent_data",
-            action="store_true",
-            dest="ignorenonexistent",
-            help="skip fields and models that no longer exist",
-        )
-        parser.add_argument(
-            "--checksum",
-            metavar="HEX",
-            help="BLAKE2b-512 digest the archive must have",
-        )
-        parser.add_argument(
-            "--download-destination",
-            metavar="FILE",
-            help="keep a downloaded archive at this path",
-        )
-        parser.add_argument(
-            "--keep",
-            action="store_true",
-            help="accepted for compatibility: the archive is never deleted",
-        )
-        parser.add_argument(
-            "--flush",
-            action="store_true",
-            help="empty the database's tables first, in the same transaction",
-        )
-        parser.add_argument(
-            "--noinput",
-            "--no-input",
-            action="store_false",
-            dest="interactive",
-            help="do not ask for confirmation",
-        )
-        parser.add_argument(
-            "--storages-mode",
-            choices=MODES,
-            default="replace",
-            help="replace: storages end up exactly as archived (default); "
-            "merge: add and overwrite files, remove nothing",
-        )
-        parser.add_argument(
-            "--no-signals",
-            action="store_false",
-            dest="signals",
-            help="send no pre_save, post_save or m2m_changed signal while loading",
-        )
-        parser.add_argument(
-            "--exact",
-            action="store_true",
-            help="save every object one by one exactly as loaddata does (slower)",
-        )
-        parser.add_argument(
-            "--exact-model",
-            action="append",
-            default=[],
-            metavar="APP_LABEL.MODEL",
-            help="save this model's objects exactly as loaddata does (repeatable)",
-        )
-        parser.add_argument(
-            "--ignore-migrations",
-            action="store_true",
-            help="load even when the archive was made at migrations this database "
-            "has not applied",
-        )
-        parser.add_argument(
-            "--plan",
-            action="store_true",
-            help="change nothing: report what the load would do and whether it "
-            "would succeed (the data is loaded in a transaction that is rolled back)",
-        )
-        parser.add_argument(
-            "--json", action="store_true", help="print the result as one JSON object"
-        )
-        parser.add_argument(
-            "--database",
-            default=DEFAULT_DB_ALIAS,
-            help="database alias to load into (default: %(default)s)",
-        )
+        groups = {title: parser.add_argument_group(title) for title in _GROUPS}
+        for title, flags, keywords in _OPTIONS:
+            groups[title].add_argument(*flags, **keywords)
 
     def handle(self, *args: Any, **options: Any) -> None:
         choices = {

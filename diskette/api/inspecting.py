@@ -7,9 +7,8 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from django.apps import apps as django_apps
 from django.core.serializers.base import DeserializationError
 
 from diskette.api.results import InspectedData, InspectedStorage, InspectResult
@@ -38,6 +37,7 @@ from diskette.manifest import (
     StorageEntry,
     check_counts,
     count_objects,
+    count_per_label,
 )
 from diskette.readers import read_objects
 from diskette.reporter import Reporter
@@ -162,14 +162,13 @@ def _inspected_data(
     verdict: dict[str, bool | None],
 ) -> list[InspectedData]:
     """Each data file as the manifest records it (as counted, for the original
-    diskette's archives, which record no counts)."""
+    diskette's archives, which record no counts), its models per
+    :func:`~diskette.manifest.model_label`: fixtures write ``auth.permission``,
+    inspect says ``auth.Permission`` as the dump and the load do."""
     data = []
     for item in manifest.data:
-        models = (
-            dict(item.models)
-            if not manifest.is_legacy
-            else _shown(counted.get(item.path))
-        )
+        recorded = item.models if not manifest.is_legacy else counted.get(item.path)
+        models = count_per_label(recorded) if recorded is not None else None
         data.append(
             InspectedData(
                 path=item.path,
@@ -244,26 +243,6 @@ def _data_problems(
             except ManifestError as error:
                 found.append(error)
     return found
-
-
-def _shown(counts: dict[str, int] | None) -> dict[str, int] | None:
-    """Counted objects per ``app_label.ModelName`` (as written when not installed)."""
-    if counts is None:
-        return None
-    shown: dict[str, int] = {}
-    for key, count in counts.items():
-        label = _model_label(key)
-        shown[label] = shown.get(label, 0) + count
-    return shown
-
-
-def _model_label(raw: Any) -> str:
-    """``app_label.ModelName`` of a fixture's model, as written when not installed."""
-    try:
-        label: str = django_apps.get_model(str(raw))._meta.label
-        return label
-    except (LookupError, ValueError):
-        return str(raw)
 
 
 def _inspected_storage(

@@ -1,27 +1,27 @@
 """The dump pipeline: definitions and storages into one verifiable archive.
 
 :func:`dump` plans the dump (:mod:`diskette.api.dump_plan`), writes each
-definition's fixture inside one read transaction, then archives the fixtures,
-the storages and the manifest.
+definition's fixture inside one read transaction (through the dumping stage,
+:mod:`diskette.dumping`), then archives the fixtures, the storages and the
+manifest. Its keyword arguments are shared with the plan
+(:mod:`diskette.api.dump_options`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import errno
 import json
-import os
 import platform
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import django
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import connections
 
-from diskette.api.dump_options import DumpOptions
+from diskette.api.dump_options import DumpArguments, DumpOptions
 from diskette.api.dump_plan import (
     DATE_FORMAT,
     DumpPlan,
@@ -30,7 +30,8 @@ from diskette.api.dump_plan import (
     plan_dump,
     plan_options,
 )
-from diskette.archive import ArchiveWriter
+from diskette.api.dump_results import DataResult, DumpResult, StorageResult
+from diskette.archive import ArchiveWriter, WrittenMember
 from diskette.contenttypes import recorded_identities
 from diskette.dumping.dumper import FixtureResult, read_transaction, write_fixture
 from diskette.environment import installed_distributions
@@ -47,11 +48,20 @@ from diskette.migrations import applied_migrations
 from diskette.owner import DUMP_PREFIX, Owned, describe_leftovers, leftovers
 from diskette.paths import StoragePath, make_private_directories
 from diskette.reporter import Reporter, plural
-from diskette.storages import ExcludePatterns, StorageStats, walk_storage
+from diskette.storages import (
+    ExcludePatterns,
+    StorageItem,
+    StorageStats,
+    walk_storage,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "DATE_FORMAT",
     "DataResult",
+    "DumpArguments",
     "DumpOptions",
     "DumpPlan",
     "DumpResult",
@@ -61,71 +71,6 @@ __all__ = [
     "dumpdata_command_lines",
     "plan_dump",
 ]
-
-
-@dataclass
-class DataResult:
-    """One fixture in the archive."""
-
-    name: str
-    path: str
-    format: str
-    models: dict[str, int]
-    objects: int
-    size: int
-    sha256: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class StorageResult:
-    """One storage in the archive."""
-
-    name: str
-    files: int
-    bytes: int
-    empty_directories: list[str]
-    skipped_links: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class DumpResult:
-    """What :func:`dump` wrote; ``to_dict()`` is the ``--json`` form."""
-
-    path: Path
-    checksum: str | None
-    size: int
-    data: list[DataResult]
-    storages: list[StorageResult]
-    timings: dict[str, float]
-    warnings: list[str] = dataclasses.field(default_factory=list)
-
-    @property
-    def objects(self) -> int:
-        return sum(item.objects for item in self.data)
-
-    @property
-    def files(self) -> int:
-        return sum(item.files for item in self.storages)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path),
-            "checksum": self.checksum,
-            "checksum_algorithm": "blake2b" if self.checksum else None,
-            "size": self.size,
-            "objects": self.objects,
-            "files": self.files,
-            "data": [item.to_dict() for item in self.data],
-            "storages": [item.to_dict() for item in self.storages],
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-            "warnings": list(self.warnings),
-        }
 
 
 def _os_error(error: OSError) -> DumpError:
@@ -142,35 +87,17 @@ def _os_error(error: OSError) -> DumpError:
 
 
 def dump(
-    *,
-    destination: str | os.PathLike | None = None,
-    filename: str | None = None,
-    definitions: list | None = None,
-    appconf: str | os.PathLike | None = None,
-    storages: list | None = None,
-    storages_basepath: str | os.PathLike | None = None,
-    storages_excludes: list[str] | None = None,
-    no_storages_excludes: bool = False,
-    indent: int | None = None,
-    with_data: bool = True,
-    with_storages: bool = True,
-    with_checksum: bool = True,
-    apps: list[str] | None = None,
-    exclude_apps: list[str] | None = None,
-    format: str | None = None,  # noqa: A002 - the option's name
-    compresslevel: int = 6,
-    using: str = DEFAULT_DB_ALIAS,
-    strict: bool = False,
-    reporter: Reporter | None = None,
+    *, reporter: Reporter | None = None, **arguments: Unpack[DumpArguments]
 ) -> DumpResult:
     """Dump data and storages into one archive; return what was written.
 
     Raises ConfigurationError before anything is written when a choice is wrong
     (with ``strict``, also when a dumped relation points to rows the archive
     will not hold), and DumpError (with nothing left behind) when the dump
-    itself fails.
+    itself fails. The keyword arguments are
+    :class:`~diskette.api.dump_options.DumpArguments`.
     """
-    options = DumpOptions.from_arguments(locals())
+    options = DumpOptions(**arguments)
     reporter = reporter or Reporter()
     started = time.monotonic()
     plan = plan_options(options, reporter)
@@ -210,7 +137,7 @@ def _dump(
     timings: dict[str, float],
     started: float,
     with_checksum: bool,
-    skip: list[Path] | tuple = (),
+    skip: Sequence[Path] = (),
 ) -> DumpResult:
     tick = time.monotonic()
     fixtures, migrations = _write_fixtures(plan, workdir, reporter)
@@ -221,6 +148,7 @@ def _dump(
     with ArchiveWriter(
         plan.path, permissions=plan.permissions, compresslevel=plan.compresslevel
     ) as writer:
+        assert writer.temp_path is not None  # set on entering the writer
         # What a killed dump left there is not archived either.
         own = {writer.temp_path.resolve(), workdir.resolve()}
         own.update(path.resolve() for path in skip)
@@ -329,7 +257,7 @@ def _archive_storage(
     )
 
 
-def _add_storage_file(writer: ArchiveWriter, item):
+def _add_storage_file(writer: ArchiveWriter, item: StorageItem) -> WrittenMember:
     """Add one file; a file that vanished or shrank meanwhile is a DumpError."""
     try:
         return writer.add_file(
@@ -351,7 +279,13 @@ def _add_storage_file(writer: ArchiveWriter, item):
         ) from None
 
 
-def _manifest(plan, data_results, storage_results, migrations, writer) -> bytes:
+def _manifest(
+    plan: DumpPlan,
+    data_results: list[DataResult],
+    storage_results: list[StorageResult],
+    migrations: dict[str, list[str]],
+    writer: ArchiveWriter,
+) -> bytes:
     from diskette import __version__
 
     identities = recorded_identities(plan.using)
