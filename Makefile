@@ -33,13 +33,13 @@ help:
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev,realsite,wagtailsite]' 'Django>=5.2,<5.3'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev,realsite,wagtailsite,s3,sftp]' 'Django>=5.2,<5.3'
 	touch $@
 
 $(VENV42)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV42)
 	$(VENV42)/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV42)/bin/pip install $(PIP_FLAGS) -e '.[dev,realsite]' 'Django>=4.2,<4.3'
+	$(VENV42)/bin/pip install $(PIP_FLAGS) -e '.[dev,realsite,s3,sftp]' 'Django>=4.2,<4.3'
 	touch $@
 
 $(DOCS_VENV)/.installed: setup.cfg pyproject.toml

@@ -10,7 +10,7 @@ coerced here: :mod:`diskette.checks` reports wrong ones, and the pipelines call
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +26,10 @@ PREFIX = "DISKETTE_"
 
 #: What a directory setting holds: a string or a path-like object.
 PathValue = str | os.PathLike[str]
+#: What ``DISKETTE_ARCHIVE_STORAGE`` holds: ``None``, a ``STORAGES`` alias (or
+#: ``"local"``), a ``{"BACKEND": ..., "OPTIONS": ...}`` dict, or a backend instance
+#: (see :mod:`diskette.destinations.config`).
+ArchiveStorageValue = str | Mapping[str, Any] | object | None
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class DisketteSettings:
     dump_filename: str
     dump_permissions: int
     dump_format: str
+    archive_storage: ArchiveStorageValue
     load_storages_path: PathValue | None
     load_minimal_filesize: int
     load_max_size: int

@@ -33,6 +33,10 @@ DISKETTE_DUMP_PERMISSIONS = 0o600
 #: Serialization format of fixtures whose definition names no filename.
 DISKETTE_DUMP_FORMAT = "json"
 
+#: Where archives are kept: ``None`` (the directory ``DISKETTE_DUMP_PATH``), an
+#: alias of ``STORAGES``, ``{"BACKEND": ..., "OPTIONS": {...}}`` or a backend instance.
+DISKETTE_ARCHIVE_STORAGE = None
+
 #: Where storages are restored; ``None`` means the working directory.
 DISKETTE_LOAD_STORAGES_PATH = None
 

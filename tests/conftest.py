@@ -44,6 +44,8 @@ from django.conf import settings
 from sandbox.library.seeding import seed_database, seed_media
 from sandbox.sites import MANAGE_PY, REPO_ROOT, site_environment
 from tests.pgcluster import skip_reason
+from tests.servers.s3 import s3_server  # noqa: F401  (fixture)
+from tests.servers.sftp import sftp_server  # noqa: F401  (fixture)
 
 POSTGRES_ALIAS = "postgres"
 #: Size of the ``seeded`` fixture's data: every model gets rows, tests stay fast.

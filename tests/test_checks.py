@@ -304,6 +304,17 @@ def test_w003_archives_unreadable_by_their_owner(clean):
     assert "the owner cannot read the archives" in message.msg
 
 
+def test_e018_the_archive_storage_must_name_a_destination(clean):
+    clean.DISKETTE_ARCHIVE_STORAGE = "backupz"
+    (message,) = only("E018")
+    assert message.msg.startswith(
+        "DISKETTE_ARCHIVE_STORAGE is 'backupz', neither 'local' nor an alias of STORAGES"
+    )
+    assert "{'BACKEND': 'dotted.path.Class', 'OPTIONS': {...}}" in message.hint
+    with pytest.raises(ConfigurationError, match="'backupz', neither 'local'"):
+        raise_for_settings(["DISKETTE_ARCHIVE_STORAGE"])
+
+
 # ---- raise_for_settings ------------------------------------------------------------
 
 

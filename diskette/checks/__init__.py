@@ -15,7 +15,8 @@ The checks call the validators of the modules that own each rule
 (:mod:`diskette.paths`, :mod:`diskette.storages`, :mod:`diskette.definitions`),
 never a copy of them. By setting: :mod:`~diskette.checks.storages` (directories,
 storages, excludes), :mod:`~diskette.checks.dump` (file name, permissions,
-format), :mod:`~diskette.checks.limits` (sizes, counts, downloads),
+format), :mod:`~diskette.checks.destinations` (where archives are kept),
+:mod:`~diskette.checks.limits` (sizes, counts, downloads),
 :mod:`~diskette.checks.models` (``DISKETTE_APPS``, ``DISKETTE_DERIVED_MODELS``,
 file fields); each problem is a :class:`~diskette.problems.Problem`.
 
@@ -44,6 +45,9 @@ diskette.E015   a storage exists but is not a directory
 diskette.E016   ``DISKETTE_DERIVED_MODELS`` is not a list of model labels
 diskette.E017   ``DISKETTE_APPS``: models reference each other by non-nullable natural
                 foreign keys, which no load can save
+diskette.E018   ``DISKETTE_ARCHIVE_STORAGE`` names no destination (an unknown
+                ``STORAGES`` alias, a ``BACKEND`` that cannot be imported, an object
+                without the methods of the destination protocol)
 diskette.W001   a storage directory does not exist (yet): nothing to archive from it
 diskette.W002   ``DISKETTE_DUMP_PERMISSIONS`` lets group or others read archives
 diskette.W003   ``DISKETTE_DUMP_PERMISSIONS`` does not let the owner read archives
@@ -59,6 +63,7 @@ from typing import Any
 
 from django.core import checks
 
+from diskette.checks.destinations import archive_storage_problems
 from diskette.checks.dump import (
     FILENAME_PLACEHOLDERS,
     dump_filename_problems,
@@ -94,6 +99,7 @@ _CHECKERS: tuple[Callable[[DisketteSettings], list[Problem]], ...] = (
     dump_filename_problems,
     dump_permissions_problems,
     dump_format_problems,
+    archive_storage_problems,
     limits_problems,
     download_problems,
     derived_problems,
