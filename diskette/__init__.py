@@ -1,7 +1,8 @@
 """diskette: dump and load a Django site's data and media as one verifiable archive.
 
 The errors are imported here at once (they need nothing of Django); the API
-functions on first use, so that importing diskette never imports Django models.
+functions (and the types :func:`list_archives` and :func:`prune` deal in) on
+first use, so that importing diskette never imports Django models.
 Type checkers see the functions' real signatures through the ``TYPE_CHECKING``
 imports.
 """
@@ -32,16 +33,29 @@ from diskette.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from diskette.api.archives import list_archives, prune
     from diskette.api.dumping import dump
     from diskette.api.inspecting import inspect
     from diskette.api.loading import load
+    from diskette.destinations.listing import ArchiveEntry
+    from diskette.destinations.retention import PruneResult, Retention
 
 __version__ = "0.7.0.dev0"
 
-#: The API functions, imported on first use.
-_LAZY = ("dump", "load", "inspect")
+#: The API functions and types, imported on first use.
+_LAZY = (
+    "dump",
+    "load",
+    "inspect",
+    "list_archives",
+    "prune",
+    "ArchiveEntry",
+    "PruneResult",
+    "Retention",
+)
 
 __all__ = [
+    "ArchiveEntry",
     "ArchiveError",
     "ChecksumError",
     "ConfigurationError",
@@ -56,14 +70,18 @@ __all__ = [
     "ManifestError",
     "MigrationMismatchError",
     "PruneError",
+    "PruneResult",
     "RecoveryError",
+    "Retention",
     "StorageRestoreError",
     "UnsafeArchiveError",
     "UnsupportedVersionError",
     "__version__",
     "dump",
     "inspect",
+    "list_archives",
     "load",
+    "prune",
 ]
 
 

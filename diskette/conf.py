@@ -54,6 +54,7 @@ class DisketteSettings:
     dump_permissions: int
     dump_format: str
     archive_storage: ArchiveStorageValue
+    retention: Mapping[str, Any] | None
     load_storages_path: PathValue | None
     load_minimal_filesize: int
     load_max_size: int

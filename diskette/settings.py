@@ -24,8 +24,9 @@ DISKETTE_STORAGES_BASEPATH = None
 #: Directory where archives are written; ``None`` means the working directory.
 DISKETTE_DUMP_PATH = None
 
-#: Archive file name; ``{features}`` and ``{date}`` are replaced.
-DISKETTE_DUMP_FILENAME = "diskette{features}.tar.gz"
+#: Archive file name; ``{features}``, ``{date}`` (local time) and ``{timestamp}``
+#: (UTC, to the microsecond: each dump gets a name of its own) are replaced.
+DISKETTE_DUMP_FILENAME = "diskette{features}_{timestamp}.tar.gz"
 
 #: Mode of the written archive (the original's 0o644 let anyone read password hashes).
 DISKETTE_DUMP_PERMISSIONS = 0o600
@@ -36,6 +37,10 @@ DISKETTE_DUMP_FORMAT = "json"
 #: Where archives are kept: ``None`` (the directory ``DISKETTE_DUMP_PATH``), an
 #: alias of ``STORAGES``, ``{"BACKEND": ..., "OPTIONS": {...}}`` or a backend instance.
 DISKETTE_ARCHIVE_STORAGE = None
+
+#: What ``diskette_prune`` (and ``diskette_dump --prune``) keeps when given no rule:
+#: ``None``, or a dict of rules such as ``{"keep_last": 7, "newer_than": "30d"}``.
+DISKETTE_RETENTION = None
 
 #: Where storages are restored; ``None`` means the working directory.
 DISKETTE_LOAD_STORAGES_PATH = None

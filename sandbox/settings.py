@@ -111,3 +111,34 @@ DISKETTE_STORAGES_EXCLUDES = ["cache/*", "*.tmp", "**/.DS_Store"]
 DISKETTE_STORAGES_BASEPATH = VAR_DIR
 DISKETTE_DUMP_PATH = VAR_DIR / "dumps"
 DISKETTE_LOAD_STORAGES_PATH = VAR_DIR
+
+# An archive destination on an S3 server, for the tests (tests/destinations):
+# set SANDBOX_S3_BUCKET (and SANDBOX_S3_ENDPOINT_URL, SANDBOX_S3_ACCESS_KEY,
+# SANDBOX_S3_SECRET_KEY, SANDBOX_S3_LOCATION) to get the alias "sandbox_s3",
+# which uploads in 5 MiB parts, one at a time.
+if os.environ.get("SANDBOX_S3_BUCKET"):
+    from boto3.s3.transfer import TransferConfig
+
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        },
+        **globals().get("STORAGES", {}),
+        "sandbox_s3": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": os.environ["SANDBOX_S3_BUCKET"],
+                "endpoint_url": os.environ.get("SANDBOX_S3_ENDPOINT_URL"),
+                "access_key": os.environ.get("SANDBOX_S3_ACCESS_KEY"),
+                "secret_key": os.environ.get("SANDBOX_S3_SECRET_KEY"),
+                "region_name": os.environ.get("SANDBOX_S3_REGION", "us-east-1"),
+                "location": os.environ.get("SANDBOX_S3_LOCATION", ""),
+                "transfer_config": TransferConfig(
+                    multipart_threshold=5 * 1024 * 1024,
+                    multipart_chunksize=5 * 1024 * 1024,
+                    max_concurrency=1,
+                ),
+            },
+        },
+    }

@@ -41,7 +41,7 @@ def test_defaults_apply_when_the_project_sets_nothing(bare):
 
 def test_the_defaults_are_safe_and_match_the_original_names(bare):
     conf = get_settings()
-    assert conf.dump_filename == "diskette{features}.tar.gz"
+    assert conf.dump_filename == "diskette{features}_{timestamp}.tar.gz"
     assert conf.dump_permissions == 0o600
     assert conf.dump_format == "json"
     assert conf.apps == [] and conf.storages == [] and conf.storages_excludes == []

@@ -31,10 +31,16 @@ class DumpPlanArguments(TypedDict, total=False):
 
     ``None`` means "as the settings say" for the paths, definitions and storages;
     ``definitions`` are raw definitions (as ``DISKETTE_APPS``) or
-    :class:`~diskette.definitions.Definition` objects.
+    :class:`~diskette.definitions.Definition` objects. ``to`` is where the archive
+    goes (a ``STORAGES`` alias, ``"local"`` or a destination, see
+    :func:`~diskette.destinations.get_destination`; ``DISKETTE_ARCHIVE_STORAGE``
+    by default), ``destination`` a local directory instead of it; ``overwrite``
+    lets the archive replace one of the same name there.
     """
 
     destination: PathValue | None
+    to: object
+    overwrite: bool
     filename: str | None
     definitions: Sequence[Any] | None
     appconf: PathValue | None
@@ -54,10 +60,12 @@ class DumpPlanArguments(TypedDict, total=False):
 
 
 class DumpArguments(DumpPlanArguments, total=False):
-    """The keyword arguments of :func:`dump` (but ``reporter``): the plan's, and
-    whether the result gives the archive's checksum."""
+    """The keyword arguments of :func:`dump` (but ``reporter``): the plan's,
+    whether the result gives the archive's checksum, and whether the destination
+    is pruned (``DISKETTE_RETENTION``) once the archive is written."""
 
     with_checksum: bool
+    prune: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +73,9 @@ class DumpOptions:
     """A dump's options, with their defaults: the same for a dump and its plan."""
 
     destination: PathValue | None = None
+    to: object = None
+    overwrite: bool = False
+    prune: bool = False
     filename: str | None = None
     definitions: Sequence[Any] | None = None
     appconf: PathValue | None = None
@@ -85,11 +96,13 @@ class DumpOptions:
 
     @classmethod
     def for_plan(cls, **arguments: Unpack[DumpPlanArguments]) -> DumpOptions:
-        """The options of :func:`plan_dump`, which writes no archive to checksum."""
-        if "with_checksum" in arguments:
-            raise TypeError(
-                "plan_dump() got an unexpected keyword argument 'with_checksum'"
-            )
+        """The options of :func:`plan_dump`, which writes no archive to checksum
+        and prunes nothing."""
+        for name in ("with_checksum", "prune"):
+            if name in arguments:
+                raise TypeError(
+                    f"plan_dump() got an unexpected keyword argument {name!r}"
+                )
         return cls(**arguments)
 
     @property
@@ -107,11 +120,27 @@ class DumpOptions:
             or not self.with_storages,
             "DISKETTE_DUMP_PATH": self.destination is not None,
             "DISKETTE_DUMP_FILENAME": self.filename is not None,
+            "DISKETTE_ARCHIVE_STORAGE": self.to is not None
+            or self.destination is not None,
+            # Read by a prune only.
+            "DISKETTE_RETENTION": not self.prune,
         }
         return [name for name, yes in replaced.items() if yes]
 
     def validate(self) -> None:
-        """Raise ConfigurationError for a database, format, indent or level that is wrong."""
+        """Raise ConfigurationError for a database, format, indent, level or
+        destination that is wrong."""
+        if self.destination is not None and self.to is not None:
+            raise ConfigurationError(
+                f"destination {str(self.destination)!r} and to={self.to!r} both say "
+                "where the archive goes: give one of them (destination is a local "
+                "directory)"
+            )
+        for name in ("overwrite", "prune"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigurationError(
+                    f"{name} {getattr(self, name)!r} must be True or False"
+                )
         if self.using not in connections:
             raise ConfigurationError(
                 f"database {self.using!r} is not in DATABASES: use one of "

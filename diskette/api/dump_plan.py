@@ -7,10 +7,8 @@ relations, storages, archive name); :func:`diskette.api.dump` runs the plan.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import json
 import shlex
-import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.management import get_commands
 
+from diskette.api.dump_destination import (
+    DATE_FORMAT,
+    TIMESTAMP_FORMAT,
+    dump_filename,
+    refuse_existing,
+    resolve_target,
+)
 from diskette.api.dump_options import DumpOptions, DumpPlanArguments, check_format
-from diskette.checks import FILENAME_PLACEHOLDERS, raise_for_settings
+from diskette.checks import raise_for_settings
 from diskette.conf import (
     DisketteSettings,
     PathValue,
@@ -30,6 +35,7 @@ from diskette.conf import (
 from diskette.definitions import FORMATS, Definition, load_definitions
 from diskette.definitions.dependencies import unloadable_cycles
 from diskette.definitions.derived import SETTING as DERIVED_SETTING
+from diskette.destinations.local import LocalDestination
 from diskette.dumping.dumper import dumpdata_arguments, dumped_models, resolve_models
 from diskette.dumping.filefields import unarchived_file_fields
 from diskette.dumping.relations import dangling_relations
@@ -39,16 +45,30 @@ from diskette.paths import StoragePath, member_name_problem
 from diskette.reporter import Reporter
 from diskette.storages import ExcludePatterns, check_storages, survey_storage
 
+__all__ = [
+    "DATE_FORMAT",
+    "TIMESTAMP_FORMAT",
+    "DumpPlan",
+    "dump_filename",
+    "dumpdata_command_lines",
+    "plan_dump",
+    "plan_options",
+]
+
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-#: ``{date}`` form: ISO 8601 without separators in the time, safe on every file system.
-DATE_FORMAT = "%Y-%m-%dT%H%M%S"
+    from diskette.destinations.protocols import ArchiveStorage
 
 
 @dataclass
 class DumpPlan:
-    """Everything a dump will do, validated, before anything is read or written."""
+    """Everything a dump will do, validated, before anything is read or written.
+
+    ``destination`` is a local directory: the archive's when the destination is
+    local (``local``), else the one holding the dump's private work directory,
+    where the archive is written before it is uploaded to ``target``.
+    """
 
     definitions: list[Definition]
     storages: list[StoragePath]
@@ -59,13 +79,32 @@ class DumpPlan:
     compresslevel: int
     permissions: int
     using: str
+    #: Where the archive goes, described for messages (``local directory /x``,
+    #: ``STORAGES['backups'] (S3Storage)``).
+    where: str = ""
+    #: The destination itself; ``None`` means ``LocalDestination(destination)``.
+    target: ArchiveStorage | None = None
+    local: bool = True
+    overwrite: bool = False
     skipped: list[str] = dataclasses.field(default_factory=list)
     #: Relations to rows the archive will not hold (see :mod:`diskette.dumping.relations`).
     warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def path(self) -> Path:
+        """The archive's local path (for a local destination only)."""
         return self.destination / self.filename
+
+    @property
+    def archive(self) -> str:
+        """Where the archive will be: its path when local, its name in the
+        destination otherwise."""
+        return str(self.path) if self.local else self.filename
+
+    @property
+    def backend(self) -> ArchiveStorage:
+        """The destination the archive goes to."""
+        return self.target or LocalDestination(self.destination)
 
     def describe(self, reporter: Reporter | None = None) -> dict[str, Any]:
         """Resolved models and storage counts (walks storages, reads no data)."""
@@ -85,7 +124,9 @@ class DumpPlan:
                 }
             )
         return {
-            "archive": str(self.path),
+            "archive": self.archive,
+            "destination": self.where,
+            "name": self.filename,
             "database": self.using,
             "data": [self._describe_definition(item) for item in self.definitions],
             "storages": storages,
@@ -108,56 +149,6 @@ class DumpPlan:
             "use_base_manager": definition.use_base_manager,
             "dump_command": definition.dump_command,
         }
-
-
-def _features(with_data: bool, with_storages: bool) -> str:
-    return "_" + "_".join(
-        name for name, on in (("data", with_data), ("storages", with_storages)) if on
-    )
-
-
-def dump_filename(
-    pattern: str,
-    *,
-    with_data: bool,
-    with_storages: bool,
-    now: datetime.datetime | None = None,
-) -> str:
-    """Fill ``{features}`` and ``{date}`` in a filename pattern, or raise ConfigurationError.
-
-    ``{date}`` is the local time as ``2026-11-22T101500`` (no ``:``, so the name
-    is valid on every file system).
-    """
-    if not isinstance(pattern, str) or not pattern:
-        raise ConfigurationError(
-            f"dump filename {pattern!r} is empty or not a string: use e.g. "
-            "'diskette{features}.tar.gz'"
-        )
-    try:
-        fields = list(string.Formatter().parse(pattern))
-    except ValueError as error:
-        raise ConfigurationError(
-            f"dump filename {pattern!r} is not a valid pattern ({error}): write "
-            "literal braces as '{{' and '}}'"
-        ) from None
-    for _literal, name, spec, conversion in fields:
-        if name is None:
-            continue
-        if name not in FILENAME_PLACEHOLDERS or spec or conversion:
-            raise ConfigurationError(
-                f"dump filename {pattern!r} has an unknown placeholder {{{name}}}: "
-                "only {features} and {date} are replaced"
-            )
-    now = now or datetime.datetime.now()
-    name = pattern.format(
-        features=_features(with_data, with_storages), date=now.strftime(DATE_FORMAT)
-    )
-    if "/" in name or "\\" in name or name in (".", "..") or "\x00" in name:
-        raise ConfigurationError(
-            f"dump filename {pattern!r} gives {name!r}, which is not a plain file "
-            "name: use destination for the directory"
-        )
-    return name
 
 
 def _raw_definitions(
@@ -312,8 +303,10 @@ def _storages(
     return resolved, excludes
 
 
-def _permissions(conf: DisketteSettings) -> int:
-    permissions = conf.dump_permissions
+def _permissions(conf: DisketteSettings, backend: object = None) -> int:
+    """The archive's mode: a local destination's own, else the setting's."""
+    own = getattr(backend, "permissions", None) if backend is not None else None
+    permissions = conf.dump_permissions if own is None else own
     if not isinstance(permissions, int) or not 0 <= permissions <= 0o777:
         raise ConfigurationError(
             f"DISKETTE_DUMP_PERMISSIONS {permissions!r} must be a mode such as 0o600"
@@ -341,18 +334,23 @@ def plan_options(options: DumpOptions, reporter: Reporter) -> DumpPlan:
             "(check DISKETTE_APPS, DISKETTE_STORAGES, apps, with_data, with_storages)"
         )
     name = dump_filename(pattern, with_data=bool(chosen), with_storages=bool(resolved))
-    destination = options.destination
-    target = Path(destination) if destination is not None else conf.dump_directory
+    target = resolve_target(options, conf)
+    if not options.overwrite:
+        refuse_existing(target, name)
     return DumpPlan(
         definitions=chosen,
         storages=resolved,
         excludes=excludes,
-        destination=target.expanduser().absolute(),
+        destination=target.directory,
         filename=name,
         indent=options.indent,
         compresslevel=options.compresslevel,
-        permissions=_permissions(conf),
+        permissions=_permissions(conf, target.backend),
         using=options.using,
+        where=target.where,
+        target=target.backend,
+        local=target.local,
+        overwrite=options.overwrite,
         skipped=skipped,
         warnings=warnings,
     )

@@ -10,7 +10,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from diskette.exceptions import PruneError
+
+if TYPE_CHECKING:
+    from diskette.destinations.retention import PruneResult
 
 
 @dataclass
@@ -45,15 +50,26 @@ class StorageResult:
 
 @dataclass
 class DumpResult:
-    """What :func:`dump` wrote; ``to_dict()`` is the ``--json`` form."""
+    """What :func:`dump` wrote; ``to_dict()`` is the ``--json`` form.
 
-    path: Path
+    ``path`` is the archive's local path when the destination is a local
+    directory, else its ``name`` in the destination; ``destination`` describes
+    the destination (``local directory /x``, ``STORAGES['backups'] (S3Storage)``).
+    ``prune`` is what ``prune=True`` deleted and kept.
+    """
+
+    path: Path | str
     checksum: str | None
     size: int
     data: list[DataResult]
     storages: list[StorageResult]
     timings: dict[str, float]
     warnings: list[str] = dataclasses.field(default_factory=list)
+    destination: str = ""
+    name: str = ""
+    sidecar: str | None = None
+    local: bool = True
+    prune: PruneResult | None = None
 
     @property
     def objects(self) -> int:
@@ -66,6 +82,9 @@ class DumpResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": str(self.path),
+            "destination": self.destination,
+            "name": self.name,
+            "sidecar": self.sidecar,
             "checksum": self.checksum,
             "checksum_algorithm": "blake2b" if self.checksum else None,
             "size": self.size,
@@ -75,4 +94,19 @@ class DumpResult:
             "storages": [item.to_dict() for item in self.storages],
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "warnings": list(self.warnings),
+            "prune": self.prune.to_dict() if self.prune is not None else None,
         }
+
+
+class DumpPruneError(PruneError):
+    """``prune=True``: the archive was written, then the prune failed.
+
+    ``dump`` is the dump's result (the archive is there); ``result`` is what the
+    prune deleted and did not (``None`` when it failed before deleting anything).
+    """
+
+    def __init__(
+        self, message: str, result: PruneResult | None, dump: DumpResult
+    ) -> None:
+        super().__init__(message, result)
+        self.dump = dump

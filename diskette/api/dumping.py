@@ -4,7 +4,8 @@
 definition's fixture inside one read transaction (through the dumping stage,
 :mod:`diskette.dumping`), then archives the fixtures, the storages and the
 manifest. Its keyword arguments are shared with the plan
-(:mod:`diskette.api.dump_options`).
+(:mod:`diskette.api.dump_options`). Where the archive goes, and how it gets
+there, is :mod:`diskette.api.dump_destination`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,18 @@ import platform
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import django
 from django.db import connections
 
+from diskette.api.dump_destination import (
+    appeared,
+    prepare_sidecar,
+    prune_after_dump,
+    publish_sidecar,
+    upload,
+)
 from diskette.api.dump_options import DumpArguments, DumpOptions
 from diskette.api.dump_plan import (
     DATE_FORMAT,
@@ -31,8 +39,9 @@ from diskette.api.dump_plan import (
     plan_options,
 )
 from diskette.api.dump_results import DataResult, DumpResult, StorageResult
-from diskette.archive import ArchiveWriter, WrittenMember
+from diskette.archive import ArchiveWriter, WrittenArchive, WrittenMember
 from diskette.contenttypes import recorded_identities
+from diskette.destinations.retention import configured_retention
 from diskette.dumping.dumper import FixtureResult, read_transaction, write_fixture
 from diskette.environment import installed_distributions
 from diskette.exceptions import DumpError, ManifestError
@@ -93,14 +102,19 @@ def dump(
 
     Raises ConfigurationError before anything is written when a choice is wrong
     (with ``strict``, also when a dumped relation points to rows the archive
-    will not hold), and DumpError (with nothing left behind) when the dump
-    itself fails. The keyword arguments are
+    will not hold; also when the archive's name is taken in the destination and
+    ``overwrite`` is not given), and DumpError (with nothing left behind) when
+    the dump or its upload fails. With ``prune``, the destination is pruned
+    (``DISKETTE_RETENTION``) once the archive is written; a failed prune raises
+    :class:`~diskette.api.dump_results.DumpPruneError`, whose message says the
+    archive was written. The keyword arguments are
     :class:`~diskette.api.dump_options.DumpArguments`.
     """
     options = DumpOptions(**arguments)
     reporter = reporter or Reporter()
     started = time.monotonic()
     plan = plan_options(options, reporter)
+    retention = configured_retention() if options.prune else None
     timings: dict[str, float] = {}
     try:
         make_private_directories(plan.destination)
@@ -114,7 +128,7 @@ def dump(
             reporter.warning(warning)
         result = _dump(
             plan,
-            workdir.path,
+            workdir,
             reporter,
             timings,
             started,
@@ -127,12 +141,14 @@ def dump(
         workdir.release()
     if warning:
         result.warnings.append(warning)
+    if retention is not None:
+        prune_after_dump(plan, retention, result, reporter)
     return result
 
 
 def _dump(
     plan: DumpPlan,
-    workdir: Path,
+    workdir: Owned,
     reporter: Reporter,
     timings: dict[str, float],
     started: float,
@@ -140,13 +156,53 @@ def _dump(
     skip: Sequence[Path] = (),
 ) -> DumpResult:
     tick = time.monotonic()
-    fixtures, migrations = _write_fixtures(plan, workdir, reporter)
+    fixtures, migrations = _write_fixtures(plan, workdir.path, reporter)
     timings["data"] = time.monotonic() - tick
 
     tick = time.monotonic()
+    written, sidecar, data_results, storage_results = _write_archive(
+        plan, workdir.path, fixtures, migrations, reporter, skip
+    )
+    timings["archive"] = time.monotonic() - tick
+    if plan.local:
+        published = publish_sidecar(plan, written, sidecar)
+    else:
+        tick = time.monotonic()
+        published = upload(plan, written, sidecar, workdir)
+        timings["upload"] = time.monotonic() - tick
+    timings["total"] = time.monotonic() - started
+    return DumpResult(
+        path=written.path if plan.local else plan.filename,
+        checksum=written.blake2b if with_checksum else None,
+        size=written.size,
+        data=data_results,
+        storages=storage_results,
+        timings=timings,
+        warnings=[*plan.warnings, *(w for f in fixtures for w in f.warnings)],
+        destination=plan.where,
+        name=plan.filename,
+        sidecar=published,
+        local=plan.local,
+    )
+
+
+def _write_archive(
+    plan: DumpPlan,
+    workdir: Path,
+    fixtures: list[FixtureResult],
+    migrations: dict[str, list[str]],
+    reporter: Reporter,
+    skip: Sequence[Path],
+) -> tuple[WrittenArchive, dict[str, Any], list[DataResult], list[StorageResult]]:
+    """Write the archive: in the destination when it is local, else in the work
+    directory, for the upload. Returns it with its prepared sidecar and its
+    contents."""
     patterns = ExcludePatterns(plan.excludes)
     with ArchiveWriter(
-        plan.path, permissions=plan.permissions, compresslevel=plan.compresslevel
+        plan.path if plan.local else workdir / plan.filename,
+        permissions=plan.permissions if plan.local else 0o600,
+        compresslevel=plan.compresslevel,
+        overwrite=plan.overwrite or not plan.local,
     ) as writer:
         assert writer.temp_path is not None  # set on entering the writer
         # What a killed dump left there is not archived either.
@@ -158,19 +214,14 @@ def _dump(
             for storage in plan.storages
         ]
         manifest = _manifest(plan, data_results, storage_results, migrations, writer)
-        writer.add_bytes(MANIFEST_NAME, manifest, mode=0o600)
-        written = writer.commit()
-    timings["archive"] = time.monotonic() - tick
-    timings["total"] = time.monotonic() - started
-    return DumpResult(
-        path=written.path,
-        checksum=written.blake2b if with_checksum else None,
-        size=written.size,
-        data=data_results,
-        storages=storage_results,
-        timings=timings,
-        warnings=[*plan.warnings, *(w for f in fixtures for w in f.warnings)],
-    )
+        sidecar = prepare_sidecar(plan.filename, manifest)
+        encoded = json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
+        writer.add_bytes(MANIFEST_NAME, encoded, mode=0o600)
+        try:
+            written = writer.commit()
+        except FileExistsError:
+            raise appeared(plan) from None
+    return written, sidecar, data_results, storage_results
 
 
 def _write_fixtures(
@@ -285,7 +336,8 @@ def _manifest(
     storage_results: list[StorageResult],
     migrations: dict[str, list[str]],
     writer: ArchiveWriter,
-) -> bytes:
+) -> dict[str, Any]:
+    """The manifest, as the dict ``manifest.json`` holds, validated."""
     from diskette import __version__
 
     identities = recorded_identities(plan.using)
@@ -337,4 +389,4 @@ def _manifest(
         Manifest.from_dict(payload)
     except ManifestError as error:
         raise DumpError(f"the manifest would not be valid: {error}") from None
-    return json.dumps(payload, indent=2, ensure_ascii=False).encode("utf-8")
+    return payload

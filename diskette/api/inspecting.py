@@ -20,7 +20,13 @@ from diskette.archive import (
 )
 from diskette.checks import raise_for_settings
 from diskette.conf import DisketteSettings, get_settings, load_setting_names
-from diskette.download import is_url, redact
+from diskette.destinations.fetch import (
+    URL,
+    ResolvedArchive,
+    fetch_from_destination,
+    resolve_archive,
+    sidecar_mismatch,
+)
 from diskette.environment import (
     compare_environments,
     installed_distributions,
@@ -60,24 +66,31 @@ def inspect(
     verify: bool = True,
     environment: bool = False,
     reporter: Reporter | None = None,
+    source: object = None,
 ) -> InspectResult:
-    """Describe an archive (path or URL) and verify its members; change nothing.
+    """Describe an archive and verify its members; change nothing.
 
-    Reads the manifest and every member header, then, with ``verify``, every
-    member, hashing it without writing it. The database is not used and nothing
-    is written, except a URL's download into a private temporary directory,
-    removed afterwards. A member that does not match its checksum is in
-    ``problems`` (the result says what did not verify, it does not raise);
-    an archive that cannot be read or is unsafe raises an ArchiveError.
-    ``environment`` compares the distributions the archive records with the
-    running ones.
+    ``archive`` is a path, a URL, or a name (or ``latest``) in the destination
+    ``source`` names (an alias of ``STORAGES``, ``"local"`` or a backend;
+    ``DISKETTE_ARCHIVE_STORAGE`` when ``None``). Reads the manifest and every
+    member header, then, with ``verify``, every member, hashing it without
+    writing it. The database is not used and nothing is written, except a
+    download (of a URL, or from a destination that is not a local directory)
+    into a private temporary directory, removed afterwards. A member that does
+    not match its checksum, or an archive that is not the one its sidecar
+    describes, is in ``problems`` (the result says what did not verify, it does
+    not raise); an archive that cannot be read or is unsafe raises an
+    ArchiveError. ``environment`` compares the distributions the archive records
+    with the running ones.
     """
     reporter = reporter or Reporter()
     raise_for_settings(load_setting_names(), overridden=["DISKETTE_LOAD_STORAGES_PATH"])
     conf = get_settings()
-    if not is_url(archive):
-        path = Path(archive).expanduser()
-        return _inspect(path, str(path), conf, verify, environment, reporter)
+    resolved = resolve_archive(archive, source, reporter=reporter)
+    if resolved.path is not None:
+        return _inspect_file(
+            resolved, resolved.path, conf, verify, environment, reporter
+        )
     try:
         private = Path(tempfile.mkdtemp(prefix=INSPECT_PREFIX))
     except OSError as error:
@@ -87,10 +100,41 @@ def inspect(
             "writable directory"
         ) from None
     try:
-        path = fetch_archive(archive, None, private, conf, reporter)
-        return _inspect(path, redact(archive), conf, verify, environment, reporter)
+        if resolved.kind == URL:
+            path = fetch_archive(archive, None, private, conf, reporter)
+        else:
+            path = fetch_from_destination(
+                resolved,
+                private / resolved.filename,
+                max_size=conf.load_max_size,
+                reporter=reporter,
+            )
+        return _inspect_file(resolved, path, conf, verify, environment, reporter)
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+def _inspect_file(
+    resolved: ResolvedArchive,
+    path: Path,
+    conf: DisketteSettings,
+    verify: bool,
+    environment: bool,
+    reporter: Reporter,
+) -> InspectResult:
+    """Inspect the local file of ``resolved``. When verifying, a file that is not
+    the archive its sidecar describes is the first problem, or the error raised
+    when it cannot even be read (the sidecar says why)."""
+    mismatch = sidecar_mismatch(resolved, path) if verify else None
+    try:
+        result = _inspect(path, resolved.shown, conf, verify, environment, reporter)
+    except ArchiveError as error:
+        if mismatch is None:
+            raise
+        raise mismatch from error
+    if mismatch is not None:
+        result.errors.insert(0, mismatch)
+    return result
 
 
 def _inspect(

@@ -42,6 +42,7 @@ class LoadArguments(TypedDict, total=False):
     signals: bool
     exact: bool | Iterable[str] | str
     ignore_migrations: bool
+    source: object
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +51,9 @@ class LoadOptions:
 
     ``exact`` is True, False or the checked models' labels (lower case), as the
     loader takes it; ``exclude_data`` and ``storages`` are tuples of names.
+    ``source`` is where an archive given by name (or ``latest``) is looked up: an
+    alias of ``STORAGES``, ``"local"`` or a backend; ``None`` is
+    ``DISKETTE_ARCHIVE_STORAGE`` (see :mod:`diskette.destinations.fetch`).
     """
 
     storages_basepath: PathArgument | None = None
@@ -66,6 +70,7 @@ class LoadOptions:
     signals: bool = True
     exact: bool | tuple[str, ...] = False
     ignore_migrations: bool = False
+    source: object = None
 
     @classmethod
     def create(

@@ -41,8 +41,16 @@ def load(
     reporter: Reporter | None = None,
     **arguments: Unpack[LoadArguments],
 ) -> LoadResult:
-    """Verify an archive (path or URL), load its data in one transaction, then
-    swap its storages in; all or nothing.
+    """Verify an archive, load its data in one transaction, then swap its
+    storages in; all or nothing.
+
+    ``archive`` is a path, a URL, or a name (or ``latest``, the newest archive
+    written by diskette) in the destination ``source`` names: an alias of
+    ``STORAGES``, ``"local"`` or a backend, ``DISKETTE_ARCHIVE_STORAGE`` when
+    ``None``. An archive of a local directory is read in place; from another
+    backend it is fetched into the staging directory first. Without
+    ``checksum``, an archive with a sidecar must have the checksum its sidecar
+    records (ChecksumError otherwise, before anything changes).
 
     Nothing changes unless every member checks out, the database has applied
     every migration the archive was made at, for the apps whose data it holds

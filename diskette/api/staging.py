@@ -3,7 +3,8 @@
 Shared by :func:`~diskette.api.load`, :func:`~diskette.api.plan_load` (which
 stage the same archive the same way, in different places) and
 :func:`~diskette.api.inspect` (which only fetches), so that none of them imports
-another's module.
+another's module. What the archive argument names (a file, a URL, a name in a
+destination or ``latest``) is decided by :mod:`diskette.destinations.fetch`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,20 @@ from diskette.archive import ArchiveReader, normalise_checksum
 from diskette.checks import raise_for_settings
 from diskette.conf import DisketteSettings, get_settings, load_setting_names
 from diskette.definitions.dependencies import data_file_order
-from diskette.download import download, is_url, redact
-from diskette.exceptions import ArchiveError, ConfigurationError, DumpError
+from diskette.destinations.fetch import (
+    URL,
+    ResolvedArchive,
+    fetch_from_destination,
+    resolve_archive,
+    sidecar_mismatch,
+)
+from diskette.download import download
+from diskette.exceptions import (
+    ArchiveError,
+    ConfigurationError,
+    DownloadError,
+    DumpError,
+)
 from diskette.loading.loader import Fixture
 from diskette.manifest import DATA_PREFIX, DataFile, Manifest, StorageEntry
 from diskette.migrations import MigrationState, check_migrations, compare_migrations
@@ -131,14 +144,16 @@ def staged(
     """Fetch, verify, check the migrations of, and extract an archive; clean up.
 
     A load stages under the storages base path (the final swap is a rename); a
-    plan stages in the temporary directory and leaves the base path alone.
+    plan stages in the temporary directory and leaves the base path alone. With
+    no ``checksum``, an archive of a destination that has a sidecar must have
+    the checksum its sidecar records.
     """
     allowed = _check_settings(options)
     conf = get_settings()
     checksum = options.checksum
     if checksum is not None:
         checksum = normalise_checksum(checksum)
-    remote = is_url(archive)
+    resolved = resolve_archive(archive, options.source, reporter=reporter)
     given = options.storages_basepath
     base = Path(given) if given is not None else conf.load_storages_base
     base = base.expanduser().absolute()
@@ -147,14 +162,13 @@ def staged(
     result = None
     try:
         tick = time.monotonic()
-        if remote:
-            path = fetch_archive(
-                archive, options.download_destination, owned.path, conf, reporter
-            )
+        path = _local_file(resolved, options, owned.path, conf, reporter)
+        if resolved.path is None:  # downloaded, or fetched from a destination
             timings["download"] = time.monotonic() - tick
             tick = time.monotonic()
-        else:
-            path = Path(archive).expanduser()
+        mismatch = sidecar_mismatch(resolved, path) if checksum is None else None
+        if mismatch is not None:
+            raise mismatch
         root = owned.path / "archive"
         manifest, chosen = _verify_and_extract(
             path, root, checksum, options, allowed, planning, conf, reporter
@@ -165,7 +179,7 @@ def staged(
         )
         reporter.detail(f"Verified {path.name} ({kind} archive)")
         result = Staged(
-            shown=redact(str(archive)) if remote else str(path),
+            shown=resolved.shown,
             path=path.absolute(),
             planning=planning,
             staging=owned.path,
@@ -180,6 +194,34 @@ def staged(
         yield result
     finally:
         owned.release(remove=not (result is not None and result.keep))
+
+
+def _local_file(
+    resolved: ResolvedArchive,
+    options: LoadOptions,
+    staging: Path,
+    conf: DisketteSettings,
+    reporter: Reporter,
+) -> Path:
+    """The archive as a file here: where it is (a path, an archive of a local
+    destination), else downloaded or fetched from its destination into staging
+    (or ``download_destination``)."""
+    if resolved.path is not None:
+        return resolved.path
+    if resolved.kind == URL:
+        return fetch_archive(
+            resolved.argument, options.download_destination, staging, conf, reporter
+        )
+    target = staging / resolved.filename
+    if options.download_destination:
+        target = Path(options.download_destination).expanduser().absolute()
+        if target.is_dir():
+            raise DownloadError(
+                f"download destination {str(target)!r} is a directory: give a file name"
+            )
+    return fetch_from_destination(
+        resolved, target, max_size=conf.load_max_size, reporter=reporter
+    )
 
 
 def _check_settings(options: LoadOptions) -> list[str]:

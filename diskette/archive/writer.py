@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -49,6 +50,8 @@ class ArchiveWriter:
     it ``permissions`` and renames it. Any exception (KeyboardInterrupt included)
     inside the ``with`` block removes the temporary file. Owners are dropped
     (uid/gid 0, no user or group names); mtimes and permission bits are kept.
+    With ``overwrite=False`` the commit never replaces a file that appeared under
+    the final name meanwhile: it raises FileExistsError (see :func:`publish_new`).
     """
 
     def __init__(
@@ -57,8 +60,10 @@ class ArchiveWriter:
         *,
         permissions: int = 0o600,
         compresslevel: int = 6,
+        overwrite: bool = True,
     ):
         self.path = Path(path)
+        self.overwrite = overwrite
         self.permissions = permissions
         self.compresslevel = compresslevel
         self.members: dict[str, str] = {}
@@ -170,7 +175,10 @@ class ArchiveWriter:
         os.fchmod(self._file.fileno(), self.permissions)
         os.fsync(self._file.fileno())
         # Renamed while still locked: a clean-up never sees it unowned.
-        self.temp_path.replace(self.path)
+        if self.overwrite:
+            self.temp_path.replace(self.path)
+        else:
+            publish_new(self.temp_path, self.path)
         self._done = True
         self._file.close()
         try:
@@ -202,3 +210,37 @@ class ArchiveWriter:
         if self.temp_path is not None and not self._done:
             self.temp_path.unlink(missing_ok=True)
         self._done = True
+
+
+#: Errors of ``os.link`` that mean "this file system has no hard links".
+_NO_HARD_LINKS = {
+    errno.EPERM,
+    errno.ENOTSUP,
+    errno.EOPNOTSUPP,
+    errno.EMLINK,
+    errno.ENOSYS,
+}
+
+
+def publish_new(temporary: Path, path: Path) -> None:
+    """Give ``temporary`` the name ``path`` unless ``path`` exists (FileExistsError).
+
+    A hard link is created atomically and fails when the name is taken (POSIX
+    ``link``), which a rename cannot do portably (``renameat2`` with
+    ``RENAME_NOREPLACE`` is Linux only and not in the standard library); the
+    temporary name is then removed. A file system without hard links (FAT, some
+    network and FUSE file systems) gets a check then a rename: a file created
+    between the two would be replaced.
+    """
+    try:
+        os.link(temporary, path)
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINKS:
+            raise
+        if os.path.lexists(path):
+            raise FileExistsError(
+                errno.EEXIST, os.strerror(errno.EEXIST), str(path)
+            ) from None
+        temporary.replace(path)
+        return
+    temporary.unlink()

@@ -15,7 +15,7 @@ The checks call the validators of the modules that own each rule
 (:mod:`diskette.paths`, :mod:`diskette.storages`, :mod:`diskette.definitions`),
 never a copy of them. By setting: :mod:`~diskette.checks.storages` (directories,
 storages, excludes), :mod:`~diskette.checks.dump` (file name, permissions,
-format), :mod:`~diskette.checks.destinations` (where archives are kept),
+format), :mod:`~diskette.checks.destinations` (where archives are kept, how long),
 :mod:`~diskette.checks.limits` (sizes, counts, downloads),
 :mod:`~diskette.checks.models` (``DISKETTE_APPS``, ``DISKETTE_DERIVED_MODELS``,
 file fields); each problem is a :class:`~diskette.problems.Problem`.
@@ -48,6 +48,7 @@ diskette.E017   ``DISKETTE_APPS``: models reference each other by non-nullable n
 diskette.E018   ``DISKETTE_ARCHIVE_STORAGE`` names no destination (an unknown
                 ``STORAGES`` alias, a ``BACKEND`` that cannot be imported, an object
                 without the methods of the destination protocol)
+diskette.E019   ``DISKETTE_RETENTION`` is neither None nor a dict of valid rules
 diskette.W001   a storage directory does not exist (yet): nothing to archive from it
 diskette.W002   ``DISKETTE_DUMP_PERMISSIONS`` lets group or others read archives
 diskette.W003   ``DISKETTE_DUMP_PERMISSIONS`` does not let the owner read archives
@@ -63,7 +64,10 @@ from typing import Any
 
 from django.core import checks
 
-from diskette.checks.destinations import archive_storage_problems
+from diskette.checks.destinations import (
+    archive_storage_problems,
+    retention_problems,
+)
 from diskette.checks.dump import (
     FILENAME_PLACEHOLDERS,
     dump_filename_problems,
@@ -100,6 +104,7 @@ _CHECKERS: tuple[Callable[[DisketteSettings], list[Problem]], ...] = (
     dump_permissions_problems,
     dump_format_problems,
     archive_storage_problems,
+    retention_problems,
     limits_problems,
     download_problems,
     derived_problems,

@@ -16,7 +16,7 @@ from diskette.definitions import available_formats, format_problem
 from diskette.problems import Problem, kind_of
 
 #: The placeholders ``DISKETTE_DUMP_FILENAME`` may hold.
-FILENAME_PLACEHOLDERS = ("features", "date")
+FILENAME_PLACEHOLDERS = ("features", "date", "timestamp")
 
 _FILENAME = "DISKETTE_DUMP_FILENAME"
 

@@ -129,6 +129,11 @@ class LocalDestination:
 
     # -- where names lead ------------------------------------------------------
 
+    def path(self, path: str) -> Path:
+        """The file ``path`` names on this machine, links resolved and refused
+        when they lead out: what a load reads in place, without a copy."""
+        return self._followed(path)
+
     def _root(self) -> Path:
         return self.location.resolve()
 

@@ -8,25 +8,38 @@ written by diskette (a valid sidecar, see :mod:`.sidecar`) are ever candidates:
 the others are left alone, whatever the rules.
 
 :func:`plan_prune` is pure (entries in, a plan out, no I/O) so that every rule is
-tested on dates alone; :func:`prune` lists, plans, and deletes.
+tested on dates alone; :func:`prune` lists, plans, and deletes. The
+``DISKETTE_RETENTION`` setting is read by :func:`configured_retention` (a dict of
+rules, see :meth:`Retention.from_setting`); rule values written as text
+(``30d``, ``2GiB``) are read by :mod:`.quantities`, whose ``parse_duration`` and
+``parse_size`` are importable from here too.
 """
 
 from __future__ import annotations
 
 import datetime
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from diskette.conf import get_settings
 from diskette.destinations.listing import ArchiveEntry, scan_destination
+from diskette.destinations.quantities import parse_duration, parse_size, show_value
 from diskette.destinations.sidecar import archive_of_sidecar
 from diskette.exceptions import ConfigurationError, PruneError
+from diskette.problems import kind_of
 
 if TYPE_CHECKING:
     from diskette.destinations.protocols import ArchiveStorage
 
 UTC = datetime.timezone.utc
+#: The setting a prune applies when it is given no rules.
+RETENTION_SETTING = "DISKETTE_RETENTION"
+RETENTION_HINT = (
+    f"Set {RETENTION_SETTING} to None (no retention) or to a dict of one rule or "
+    "more, such as {'keep_last': 7, 'newer_than': '30d', 'max_total_size': "
+    "'20GB', 'daily': 7, 'weekly': 4, 'monthly': 12, 'yearly': 3}"
+)
 
 
 @dataclass(frozen=True)
@@ -69,8 +82,75 @@ class Retention:
     def describe(self) -> str:
         """One line naming the rules, e.g. ``keep_last=3, daily=7``."""
         return ", ".join(
-            f"{name}={_show(value)}" for name, value in self.rules().items()
+            f"{name}={show_value(value)}" for name, value in self.rules().items()
         )
+
+    @classmethod
+    def from_setting(cls, value: object) -> Retention:
+        """The retention a ``DISKETTE_RETENTION`` dict describes.
+
+        Its keys are the rules; ``newer_than`` may be written ``"30d"`` (or be a
+        timedelta) and ``max_total_size`` ``"2GiB"`` (or a number of bytes), as
+        the options of ``diskette_prune`` take them. Raise ConfigurationError
+        naming the setting and what is wrong.
+        """
+        try:
+            return cls(**_setting_rules(value))
+        except (ConfigurationError, ValueError) as error:
+            raise ConfigurationError(
+                f"{RETENTION_SETTING}: {error}: {RETENTION_HINT[0].lower()}"
+                f"{RETENTION_HINT[1:]}"
+            ) from None
+
+
+def configured_retention() -> Retention:
+    """The retention ``DISKETTE_RETENTION`` sets; ConfigurationError when it is
+    unset (a prune given no rules has none to apply) or wrong."""
+    value = get_settings().retention
+    if value is None:
+        raise ConfigurationError(
+            f"{RETENTION_SETTING} is not set, so there is no retention to apply: "
+            "give this prune its rules, or set it to a dict of rules such as "
+            "{'keep_last': 7, 'daily': 7}"
+        )
+    return Retention.from_setting(value)
+
+
+def retention_problem(value: object) -> str | None:
+    """What is wrong with a ``DISKETTE_RETENTION`` value, ``None`` when nothing
+    (``None`` itself is valid: no retention); the system check's words."""
+    if value is None:
+        return None
+    try:
+        Retention(**_setting_rules(value))
+    except (ConfigurationError, ValueError) as error:
+        return str(error)
+    return None
+
+
+def _setting_rules(value: object) -> dict[str, Any]:
+    """The keyword arguments of :class:`Retention` a setting's dict gives, the
+    text values read; ValueError when it is no dict or names no rule."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{value!r} ({kind_of(value)}) is not a dict of rules")
+    names = [item.name for item in fields(Retention)]
+    unknown = sorted(repr(key) for key in value if key not in names)
+    if unknown:
+        raise ValueError(
+            f"{', '.join(unknown)}: no such rule (the rules: {', '.join(names)})"
+        )
+    rules = dict(value)
+    parsers: dict[str, Callable[[str], Any]] = {
+        "newer_than": parse_duration,
+        "max_total_size": parse_size,
+    }
+    for name, parse in parsers.items():
+        if isinstance(rules.get(name), str):
+            try:
+                rules[name] = parse(rules[name])
+            except ValueError as error:
+                raise ValueError(f"{name} {error}") from None
+    return rules
 
 
 def _check_rule(name: str, value: Any) -> None:
@@ -181,7 +261,7 @@ def _newer_than(
     for index, entry in enumerate(candidates):
         assert entry.created is not None  # candidates are dated
         if now - entry.created < age:
-            yield index, f"newer_than ({_show(age)})"
+            yield index, f"newer_than ({show_value(age)})"
 
 
 def _max_total_size(
@@ -239,8 +319,13 @@ def prune(
     *,
     now: datetime.datetime | None = None,
     dry_run: bool = False,
+    only: Collection[str] | None = None,
 ) -> PruneResult:
     """Delete the archives ``retention`` does not keep, and sidecars left alone.
+
+    ``only`` bounds what may go: the names a dry run listed as deleted, so that a
+    prune confirmed after a dry run never deletes what the dry run did not show
+    (a dump since then may have moved ``keep_last`` on by one).
 
     Each archive goes before its sidecar: if the sidecar went first and the
     archive's deletion failed, the archive would look foreign and no prune would
@@ -255,6 +340,9 @@ def prune(
         path for entry in reversed(plan.delete) for path in (entry.name, entry.sidecar)
     ]
     targets.extend(listing.orphan_sidecars)
+    if only is not None:
+        shown = set(only)
+        targets = [path for path in targets if path in shown]
     orphans = set(listing.orphan_sidecars)
     kept = [(entry.name, reasons) for entry, reasons in plan.keep]
     ignored = [entry.name for entry in plan.ignored]
@@ -300,83 +388,3 @@ def _names(paths: list[str], shown: int = 10) -> str:
     if len(paths) > shown:
         text += f" and {len(paths) - shown} more"
     return f"{len(paths)} ({text})"
-
-
-# ---- option values -------------------------------------------------------------
-
-_DURATION = re.compile(r"\s*(\d+)\s*([a-zA-Z]+)\s*")
-_DURATION_UNITS = {
-    "s": "seconds",
-    "m": "minutes",
-    "h": "hours",
-    "d": "days",
-    "w": "weeks",
-}
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
-_SIZE_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 1000,
-    "mb": 1000**2,
-    "gb": 1000**3,
-    "tb": 1000**4,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-    "tib": 1024**4,
-}
-
-
-def parse_duration(text: str) -> datetime.timedelta:
-    """``30d``, ``12h``, ``2w``, ``90m``, ``45s`` as a timedelta; ValueError if not.
-
-    Months and years have no fixed length: the calendar rules (``monthly``,
-    ``yearly``) are for them.
-    """
-    match = _DURATION.fullmatch(text) if isinstance(text, str) else None
-    unit = match.group(2) if match else ""
-    if match is None or unit not in _DURATION_UNITS:
-        hint = ""
-        if unit.lower() in ("mo", "month", "months", "y", "year", "years"):
-            hint = " (months and years have no fixed length: use monthly or yearly)"
-        raise ValueError(
-            f"{text!r} is not a duration{hint}: give a whole number and one unit, "
-            "s (seconds), m (minutes), h (hours), d (days) or w (weeks), such as "
-            "30d or 12h"
-        )
-    value = int(match.group(1))
-    if value == 0:
-        raise ValueError(f"{text!r} is no duration: give more than zero, such as 30d")
-    return datetime.timedelta(**{_DURATION_UNITS[unit]: value})
-
-
-def parse_size(text: str) -> int:
-    """``500MB``, ``2GiB``, ``1.5GB``, ``1024`` as bytes; ValueError if not.
-
-    kB, MB, GB and TB are powers of 1000, KiB, MiB, GiB and TiB of 1024; units
-    are read in any case. A bare ``G`` or ``M`` is refused: it says neither.
-    """
-    match = _SIZE.fullmatch(text) if isinstance(text, str) else None
-    unit = match.group(2).lower() if match else ""
-    if match is None or unit not in _SIZE_UNITS:
-        raise ValueError(
-            f"{text!r} is not a size: give a number and a unit, B, kB, MB, GB, TB "
-            "(powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), such as "
-            "500MB or 2GiB"
-        )
-    size = round(float(match.group(1)) * _SIZE_UNITS[unit])
-    if size < 1:
-        raise ValueError(f"{text!r} is no size: give at least one byte, such as 500MB")
-    return size
-
-
-def _show(value: Any) -> str:
-    """A rule's value as an option gives it: ``30d`` rather than ``30 days, 0:00:00``
-    (in the largest of d, h, m, s that divides it)."""
-    if isinstance(value, datetime.timedelta):
-        seconds = int(value.total_seconds())
-        for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
-            if seconds % length == 0:
-                return f"{seconds // length}{unit}"
-        return f"{seconds}s"
-    return str(value)

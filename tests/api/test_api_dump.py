@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import tarfile
 import tempfile
@@ -66,6 +67,10 @@ def system_temp(tmp_path, monkeypatch):
     return path
 
 
+#: The default archive name: features, then the UTC time to the microsecond.
+DEFAULT_NAME = re.compile(r"diskette(_data)?(_storages)?_\d{8}T\d{6}\.\d{6}Z\.tar\.gz")
+
+
 def members_of(path):
     with tarfile.open(path, "r:gz") as tar:
         return {
@@ -77,7 +82,11 @@ def members_of(path):
 def test_dump_writes_a_verifiable_archive(seeded, site, definitions, system_temp):
     result = api.dump(definitions=definitions)
 
-    assert result.path.name == "diskette_data_storages.tar.gz"
+    assert result.path.name == result.name
+    assert DEFAULT_NAME.fullmatch(result.name)
+    assert result.name.startswith("diskette_data_storages_")
+    assert result.destination == f"local directory {site.parent / 'dumps'}"
+    assert result.sidecar == result.name + ".manifest.json"
     raw = result.path.read_bytes()
     assert result.checksum == hashlib.blake2b(raw).hexdigest()
     assert result.size == len(raw)
@@ -117,7 +126,10 @@ def test_dump_writes_a_verifiable_archive(seeded, site, definitions, system_temp
     assert result.storages[0].files == 2
     assert result.objects == sum(d.objects for d in manifest.data)
     # Nothing else in the destination, nothing in the system temp dir.
-    assert [p.name for p in result.path.parent.iterdir()] == [result.path.name]
+    assert sorted(p.name for p in result.path.parent.iterdir()) == [
+        result.path.name,
+        result.sidecar,
+    ]
     assert list(system_temp.iterdir()) == []
     json.dumps(result.to_dict())
 
@@ -144,15 +156,16 @@ def test_modes_of_archive_and_directories(
 @pytest.mark.parametrize(
     ("with_data", "with_storages", "expected"),
     [
-        (True, False, "diskette_data.tar.gz"),
-        (False, True, "diskette_storages.tar.gz"),
+        (True, False, "diskette_data_"),
+        (False, True, "diskette_storages_"),
     ],
 )
 def test_features_in_filename(site, definitions, with_data, with_storages, expected):
     result = api.dump(
         definitions=definitions, with_data=with_data, with_storages=with_storages
     )
-    assert result.path.name == expected
+    assert result.path.name.startswith(expected)
+    assert DEFAULT_NAME.fullmatch(result.path.name)
     names = list(members_of(result.path))
     assert any(n.startswith("data/") for n in names) is with_data
     assert any(n.startswith("media/") for n in names) is with_storages
@@ -172,6 +185,24 @@ def test_date_placeholder(tmp_path):
         "site-{date}{features}.tar.gz", with_data=True, with_storages=False, now=now
     )
     assert name == "site-2026-11-22T101500_data.tar.gz"
+
+
+def test_timestamp_placeholder_is_utc_to_the_microsecond():
+    import datetime
+
+    paris = datetime.timezone(datetime.timedelta(hours=1))
+    now = datetime.datetime(2026, 12, 1, 15, 15, 3, 123456, tzinfo=paris)
+    name = api.dump_filename(
+        "diskette{features}_{timestamp}.tar.gz",
+        with_data=True,
+        with_storages=True,
+        now=now,
+    )
+    assert name == "diskette_data_storages_20261201T141503.123456Z.tar.gz"
+    assert (
+        api.dump_filename("{date}.tar.gz", with_data=True, with_storages=True, now=now)
+        == "2026-12-01T151503.tar.gz"
+    )
 
 
 @pytest.mark.parametrize(
@@ -330,7 +361,9 @@ def test_plan_and_describe_write_nothing(site, definitions, tmp_path):
     destination = tmp_path / "planned"
     plan = api.plan_dump(definitions=definitions, destination=destination)
     description = plan.describe()
-    assert description["archive"] == str(destination / "diskette_data_storages.tar.gz")
+    assert description["archive"] == str(destination / plan.filename)
+    assert plan.filename.startswith("diskette_data_storages_")
+    assert description["destination"] == f"local directory {destination}"
     assert description["data"][0]["models"] == ["auth.Group", "auth.User"]
     assert "library.PublishedBook" not in description["data"][1]["models"]
     (media,) = description["storages"]

@@ -5,7 +5,9 @@ in a real subprocess, timed on the wall clock, with the child's peak RSS taken f
 ``os.wait4``: diskette's dump and load, plain ``dumpdata`` (the lines of
 ``diskette_dump --no-archive``) plus ``tar czf``, plain ``loaddata`` of the same
 fixtures, and the SQLite floor (``iterdump`` through gzip, and replaying that
-script). Loads go into a copy of a freshly migrated database, so migrations are not
+script). Unless ``--no-s3``, the dump also goes to an S3 bucket and is loaded back
+from it, through the test suite's moto server (``bench_s3.py``), started for the
+run. Loads go into a copy of a freshly migrated database, so migrations are not
 timed. One table per size and the growth across sizes are printed and written as
 JSON. Only public surfaces are used: ``manage.py`` commands and Python's ``sqlite3``.
 """
@@ -13,40 +15,45 @@ JSON. Only public surfaces are used: ``manage.py`` commands and Python's ``sqlit
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import os
-import platform
 import shlex
 import shutil
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sandbox.sites import MANAGE_PY, REPO_ROOT, site_environment  # noqa: E402
-
-DEFAULT_OUTPUT = REPO_ROOT / "tests" / "benchmarks" / "results" / "latest.json"
-DEFAULT_SIZES = "50000,500000"
-#: One generated media file per this many objects (at least MIN_MEDIA_FILES).
-OBJECTS_PER_MEDIA_FILE = 250
-MIN_MEDIA_FILES = 20
-#: gzip level of the floor dump: the usual default, as ``tar czf`` and diskette use.
-FLOOR_COMPRESSLEVEL = 6
-#: Tables whose row counts must match the source after every load.
-CHECKED_TABLE_PREFIXES = ("library_", "auth_user", "auth_group")
+from tests.benchmarks import bench_s3  # noqa: E402
+from tests.benchmarks.bench_cli import environment, parse  # noqa: E402
+from tests.benchmarks.bench_report import (  # noqa: E402
+    growth,
+    growth_table,
+    overall,
+    ratios,
+    table,
+)
+from tests.benchmarks.bench_runs import (  # noqa: E402
+    BenchError,
+    Run,
+    Site,
+    best,
+    check_counts,
+    combine,
+    floor_dump,
+    floor_restore,
+    mib,
+    run,
+)
 
 #: (key, label) of every measured step, in table order.
 STEPS = (
     ("dump", "diskette_dump"),
     ("load", "diskette_load"),
+    ("s3_dump", "diskette_dump --to S3"),
+    ("s3_load", "diskette_load --from S3"),
     ("plain_dump", "dumpdata + tar czf"),
     ("plain_load", "loaddata"),
     ("floor_dump", "floor dump (iterdump + gzip)"),
@@ -58,135 +65,11 @@ MEASURE_ORDER = (
     "floor_restore",
     "dump",
     "load",
+    "s3_dump",
+    "s3_load",
     "plain_dump",
     "plain_load",
 )
-#: (key, label, numerator step, denominator step, at most) of the per-size targets.
-RATIOS = (
-    ("dump_vs_floor", "dump / floor dump", "dump", "floor_dump", 5.0),
-    ("dump_vs_plain", "dump / (dumpdata + tar)", "dump", "plain_dump", 0.1),
-    ("load_vs_floor", "load / floor restore", "load", "floor_restore", 5.0),
-    ("load_vs_plain", "load / loaddata", "load", "plain_load", 0.1),
-)
-#: (key, label, step, measure) of the growth from the smallest to the largest size.
-GROWTH = (
-    ("dump_time", "dump time growth", "dump", "seconds"),
-    ("load_time", "load time growth", "load", "seconds"),
-    ("dump_rss", "dump peak RSS growth", "dump", "peak_rss_mib"),
-    ("load_rss", "load peak RSS growth", "load", "peak_rss_mib"),
-)
-#: Time may grow 1.1 times as fast as the data; peak RSS by 25 % at most.
-TIME_GROWTH_FACTOR = 1.1
-RSS_GROWTH_LIMIT = 1.25
-
-
-class BenchError(Exception):
-    """A step failed; the message says which and where its output is."""
-
-
-@dataclass
-class Run:
-    """One measured child process."""
-
-    seconds: float
-    peak_rss_kib: int
-    stdout: str = ""
-
-
-def run(args: list[str], *, env: dict[str, str], log: Path) -> Run:
-    """Run ``args`` to completion; return its wall time and peak RSS (``wait4``)."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    out, err = log.with_suffix(".out"), log.with_suffix(".err")
-    with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            args, env=env, cwd=REPO_ROOT, stdout=stdout, stderr=stderr
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        tail = err.read_text("utf-8", "replace").strip().splitlines()[-5:]
-        raise BenchError(
-            f"{shlex.join(args[:4])} ... exited with {process.returncode} "
-            f"(output in {err}):\n    " + "\n    ".join(tail)
-        )
-    return Run(seconds, usage.ru_maxrss, out.read_text("utf-8", "replace"))
-
-
-def best(runs: list[Run]) -> Run:
-    return min(runs, key=lambda each: each.seconds)
-
-
-def mib(kib: int) -> float:
-    return round(kib / 1024, 1)
-
-
-def combine(runs: list[Run]) -> Run:
-    """Several processes run one after the other: times add, peak is the maximum."""
-    return Run(
-        sum(each.seconds for each in runs), max(each.peak_rss_kib for each in runs)
-    )
-
-
-class Site:
-    """A sandbox site: its own ``SANDBOX_VAR`` with a SQLite database and media."""
-
-    def __init__(self, var: Path) -> None:
-        self.var = var
-        var.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def database(self) -> Path:
-        return self.var / "db.sqlite3"
-
-    @property
-    def media(self) -> Path:
-        return self.var / "media"
-
-    def env(self) -> dict[str, str]:
-        return site_environment(self.var, PYTHONDONTWRITEBYTECODE="1")
-
-    def manage(self, *args: str, log: Path) -> Run:
-        return run([sys.executable, str(MANAGE_PY), *args], env=self.env(), log=log)
-
-    def row_counts(self) -> dict[str, int]:
-        """Rows of the checked tables, read with ``sqlite3``."""
-        with sqlite3.connect(self.database) as connection:
-            tables = [
-                name
-                for (name,) in connection.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'"
-                )
-                if name.startswith(CHECKED_TABLE_PREFIXES)
-            ]
-            counts = {
-                name: connection.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]  # noqa: S608
-                for name in sorted(tables)
-            }
-        connection.close()
-        return counts
-
-
-def floor_dump(database: str, output: str) -> None:
-    """The SQLite floor: ``iterdump()`` of the whole database through gzip."""
-    connection = sqlite3.connect(database)
-    with gzip.open(
-        output, "wt", encoding="utf-8", compresslevel=FLOOR_COMPRESSLEVEL
-    ) as out:
-        for line in connection.iterdump():
-            out.write(line)
-            out.write("\n")
-    connection.close()
-
-
-def floor_restore(script: str, database: str) -> None:
-    """Replay a floor dump into a new database file with ``executescript``."""
-    with gzip.open(script, "rt", encoding="utf-8") as source:
-        text = source.read()
-    connection = sqlite3.connect(database)
-    connection.executescript(text)
-    connection.close()
 
 
 class Bench:
@@ -196,6 +79,8 @@ class Bench:
         self.options = options
         self.work = work
         self.template: Site | None = None
+        #: The S3 server of the run, None when the S3 steps are skipped.
+        self.s3: bench_s3.S3Destination | None = None
 
     def fresh_site(self, var: Path) -> Site:
         """A site with a migrated, empty database (a copy of the template) and no media."""
@@ -225,6 +110,8 @@ class Bench:
         )
         if skipped:
             one.say(f"plain dumpdata/loaddata skipped (--skip-plain-above {skip})")
+        if self.s3 is None:
+            skipped |= {"s3_dump", "s3_load"}
         steps: dict[str, list[Run] | None] = {}
         labels = dict(STEPS)
         for key in MEASURE_ORDER:
@@ -267,6 +154,8 @@ class SizeRun:
         self.floor_sql = self.base / "floor.sql.gz"
         self.archive_dir = self.base / "archive"
         self.dumped: dict = {}
+        self.s3_dumped: dict = {}
+        self.s3_location = ""
         self.fixtures: Fixtures | None = None
 
     def say(self, text: str) -> None:
@@ -315,15 +204,57 @@ class SizeRun:
             "--noinput",
             log=self.logs / f"load-{number}",
         )
-        check_counts(self.expected, target, "diskette_load")
+        self.check_loaded(target, self.dumped, "diskette_load")
+        return measured
+
+    def s3_environment(self) -> dict[str, str]:
+        assert self.bench.s3 is not None, "the S3 steps run with a server only"
+        return self.bench.s3.environment(self.s3_location)
+
+    def s3_dump(self, number: int) -> Run:
+        """The same dump, to the bucket: one prefix per run, so ``latest`` is this one."""
+        self.s3_location = f"bench/size-{self.size}/dump-{number}"
+        measured = self.source.manage(
+            "diskette_dump",
+            "--json",
+            "--to",
+            bench_s3.ALIAS,
+            log=self.logs / f"s3-dump-{number}",
+            extra_env=self.s3_environment(),
+        )
+        self.s3_dumped = json.loads(measured.stdout)
+        for key in ("objects", "files"):
+            if self.s3_dumped[key] != self.dumped[key]:
+                raise BenchError(
+                    f"diskette_dump --to {bench_s3.ALIAS} wrote {self.s3_dumped[key]} "
+                    f"{key}, the local dump {self.dumped[key]}"
+                )
+        return measured
+
+    def s3_load(self, number: int) -> Run:
+        target = self.bench.fresh_site(self.base / "loaded")
+        measured = target.manage(
+            "diskette_load",
+            "latest",
+            "--from",
+            bench_s3.ALIAS,
+            "--noinput",
+            log=self.logs / f"s3-load-{number}",
+            extra_env=self.s3_environment(),
+        )
+        self.check_loaded(target, self.s3_dumped, "diskette_load --from")
+        return measured
+
+    def check_loaded(self, target: Site, dumped: dict, step: str) -> None:
+        """Refuse a load that lost rows or media files, then remove its site."""
+        check_counts(self.expected, target, step)
         restored = sum(1 for path in target.media.rglob("*") if path.is_file())
-        if restored != self.dumped["files"]:
+        if restored != dumped["files"]:
             raise BenchError(
-                f"diskette_load restored {restored} media files, "
-                f"the archive holds {self.dumped['files']}"
+                f"{step} restored {restored} media files, "
+                f"the archive holds {dumped['files']}"
             )
         shutil.rmtree(target.var)
-        return measured
 
     def plain_dump(self, number: int) -> Run:
         if self.fixtures is None:
@@ -365,6 +296,7 @@ class SizeRun:
             "seed_output": self.seeded.stdout.strip().splitlines()[-2:],
             "dumped_objects": self.dumped.get("objects"),
             "archive_bytes": self.dumped.get("size"),
+            "s3_archive_bytes": self.s3_dumped.get("size"),
             "database_bytes": self.source.database.stat().st_size,
             "floor_dump_bytes": self.floor_sql.stat().st_size,
             "steps": {},
@@ -386,11 +318,7 @@ class SizeRun:
                     for each in runs or []
                 ],
             }
-        for key, label, numerator, denominator, limit in RATIOS:
-            top = result["steps"][numerator]["seconds"]
-            bottom = result["steps"][denominator]["seconds"]
-            value = top / bottom if top and bottom else None
-            result["ratios"][key] = verdict(label, value, limit)
+        result["ratios"] = ratios(result["steps"])
         return result
 
 
@@ -423,176 +351,38 @@ def plain_fixtures(source: Site, directory: Path, logs: Path) -> Fixtures:
     return Fixtures(directory, lines, paths)
 
 
-def check_counts(expected: dict[str, int], site: Site, step: str) -> None:
-    """A load that loses rows would make the timing meaningless: refuse it."""
-    found = site.row_counts()
-    if found != expected:
-        differ = {
-            name: (expected.get(name), found.get(name))
-            for name in sorted(set(expected) | set(found))
-            if expected.get(name) != found.get(name)
-        }
+def start_s3(options: argparse.Namespace, work: Path) -> tuple:
+    """The run's S3 server and its JSON entry; no server when the S3 steps are skipped.
+
+    A server that does not start while its packages are there is an error, not a
+    skip: the S3 figures would otherwise go missing unnoticed.
+    """
+    reason = "--no-s3" if options.no_s3 else bench_s3.missing_requirement()
+    if reason is not None:
+        print(f"S3 steps skipped: {reason}", flush=True)
+        return None, bench_s3.skipped(reason)
+    try:
+        destination = bench_s3.start(work / "s3")
+    except Exception as error:  # ImportError, OSError, RuntimeError, botocore
         raise BenchError(
-            f"{step} did not restore the same rows (source, loaded): {differ}"
-        )
-
-
-def verdict(label: str, value: float | None, limit: float) -> dict:
-    return {
-        "label": label,
-        "value": round(value, 3) if value is not None else None,
-        "target": round(limit, 3),
-        "pass": value <= limit if value is not None else None,
-    }
-
-
-def growth(results: list[dict]) -> dict[str, dict]:
-    """From the smallest to the largest size: time ~linear, peak RSS ~flat."""
-    first, last = results[0], results[-1]
-    data = last["objects"] / first["objects"] if len(results) > 1 else None
-    rows = {}
-    for key, label, step, measure in GROWTH:
-        before = first["steps"][step][measure]
-        after = last["steps"][step][measure]
-        value = after / before if data and before and after else None
-        if measure == "seconds":
-            limit = TIME_GROWTH_FACTOR * (data or 10)
-        else:
-            limit = RSS_GROWTH_LIMIT
-        scale = f"x{data:g} data" if data else "needs two sizes"
-        rows[key] = verdict(f"{label} ({scale})", value, limit)
-    return rows
-
-
-def figure(value: float | None, spec: str) -> str:
-    return "skipped" if value is None else format(value, spec)
-
-
-def mark(row: dict) -> str:
-    return {True: "PASS", False: "FAIL", None: "n/a"}[row["pass"]]
-
-
-def table(result: dict) -> str:
-    lines = [
-        f"{result['objects']:,} objects requested ({result['dumped_objects']:,} dumped, "
-        f"{result['seeded_rows']:,} rows), {result['media_files']} media files",
-        f"  {'step':<34}{'time (s)':>10}{'peak RSS (MiB)':>16}",
-    ]
-    for row in result["steps"].values():
-        lines.append(
-            f"  {row['label']:<34}{figure(row['seconds'], '.2f'):>10}"
-            f"{figure(row['peak_rss_mib'], '.1f'):>16}"
-        )
-    lines.append(f"  {'ratio':<34}{'value':>10}{'target':>10}{'result':>8}")
-    for row in result["ratios"].values():
-        lines.append(
-            f"  {row['label']:<34}{figure(row['value'], '.3f'):>10}"
-            f"{'<= ' + format(row['target'], 'g'):>10}{mark(row):>8}"
-        )
-    return "\n".join(lines)
-
-
-def growth_table(rows: dict[str, dict]) -> str:
-    lines = [f"  {'across sizes':<34}{'value':>10}{'target':>10}{'result':>8}"]
-    for row in rows.values():
-        lines.append(
-            f"  {row['label']:<34}{figure(row['value'], '.3f'):>10}"
-            f"{'<= ' + format(row['target'], 'g'):>10}{mark(row):>8}"
-        )
-    return "\n".join(lines)
-
-
-def integers(text: str) -> list[int]:
-    try:
-        values = [
-            int(part.replace("_", "")) for part in text.split(",") if part.strip()
-        ]
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(
-            f"expected integers separated by commas: {text!r}"
+            f"the S3 server (moto) did not start: {error} (--no-s3 runs without S3)"
         ) from error
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers: {text!r}")
-    return values
+    return destination, destination.describe()
 
 
-def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Benchmark diskette_dump/diskette_load against dumpdata, "
-        "loaddata, tar and the SQLite floor on the seeded sandbox."
-    )
-    parser.add_argument(
-        "--sizes",
-        type=integers,
-        default=integers(DEFAULT_SIZES),
-        help=f"objects to seed, one site per size (default {DEFAULT_SIZES})",
-    )
-    parser.add_argument(
-        "--media-files",
-        type=integers,
-        help="generated media files per size, same order as --sizes "
-        f"(default: one per {OBJECTS_PER_MEDIA_FILE} objects, at least {MIN_MEDIA_FILES})",
-    )
-    parser.add_argument(
-        "--repeat", type=int, default=1, help="run each step N times, keep the fastest"
-    )
-    parser.add_argument(
-        "--skip-plain-above",
-        type=int,
-        metavar="N",
-        help="skip plain dumpdata/loaddata for sizes above N objects (default: never)",
-    )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=DEFAULT_OUTPUT,
-        help="JSON results file (default tests/benchmarks/results/latest.json)",
-    )
-    parser.add_argument(
-        "--workdir",
-        type=Path,
-        help="create the temporary work directory in DIR (default: system temp)",
-    )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the work directory (sites, logs)"
-    )
-    parser.add_argument("--floor-dump", nargs=2, help=argparse.SUPPRESS)
-    parser.add_argument("--floor-restore", nargs=2, help=argparse.SUPPRESS)
-    options = parser.parse_args(argv)
-    media = options.media_files or [
-        max(MIN_MEDIA_FILES, size // OBJECTS_PER_MEDIA_FILE) for size in options.sizes
-    ]
-    if len(media) != len(options.sizes):
-        parser.error("--media-files needs one number per --sizes entry")
-    if options.repeat < 1:
-        parser.error("--repeat must be at least 1")
-    # Growth compares the smallest size with the largest: run them in that order.
-    pairs = sorted(zip(options.sizes, media, strict=True))
-    options.sizes = [size for size, _ in pairs]
-    options.media_files = [files for _, files in pairs]
-    return options
-
-
-def environment() -> dict:
-    django = subprocess.run(
-        [sys.executable, "-m", "django", "--version"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+def run_sizes(bench: Bench, report: dict) -> list[dict]:
+    """Every size, the S3 server up for the whole run and stopped however it ends."""
+    bench.s3, report["s3"] = start_s3(bench.options, bench.work)
     try:
-        diskette = metadata.version("diskette")
-    except metadata.PackageNotFoundError:
-        diskette = None
-    return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "django": django,
-        "diskette": diskette,
-        "sqlite": sqlite3.sqlite_version,
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-    }
+        return [
+            bench.run_size(size, media_files)
+            for size, media_files in zip(
+                bench.options.sizes, bench.options.media_files, strict=True
+            )
+        ]
+    finally:
+        if bench.s3 is not None:
+            bench.s3.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -618,10 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     started = time.perf_counter()
-    results = []
     try:
-        for size, media_files in zip(options.sizes, options.media_files, strict=True):
-            results.append(bench.run_size(size, media_files))
+        results = run_sizes(bench, report)
     except BenchError as error:
         print(
             f"benchmark failed: {error}\nwork directory kept: {work}", file=sys.stderr
@@ -632,13 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         raise
     report["sizes"] = results
     report["growth"] = growth(results)
-    verdicts = [row["pass"] for row in report["growth"].values()] + [
-        row["pass"] for result in results for row in result["ratios"].values()
-    ]
-    # False if any target is missed, None if some could not be measured.
-    report["passed"] = (
-        False if False in verdicts else (None if None in verdicts else True)
-    )
+    report["passed"] = overall(results, report["growth"])
     report["seconds"] = round(time.perf_counter() - started, 1)
     print()
     for result in results:

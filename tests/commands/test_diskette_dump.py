@@ -50,9 +50,15 @@ def read_archive(path):
         }
 
 
+def written_archive(directory: Path) -> Path:
+    """The one archive a dump wrote in ``directory`` (its name holds the time)."""
+    (archive,) = directory.glob("diskette_data_storages_*.tar.gz")
+    return archive
+
+
 def test_default_output(seeded, site, tmp_path):
     out, err = run()
-    archive = tmp_path / "dumps" / "diskette_data_storages.tar.gz"
+    archive = written_archive(tmp_path / "dumps")
     lines = out.splitlines()
     assert lines[0].startswith("data/djangocontribauth.json: ")
     assert any(line.startswith("media: ") and " files, " in line for line in lines)
@@ -73,7 +79,7 @@ def test_verbosity_zero_prints_nothing(seeded, site, tmp_path):
     (site / "media" / "link").symlink_to(site / "media" / "docs")
     out, err = run(verbosity=0)
     assert (out, err) == ("", "")
-    assert (tmp_path / "dumps" / "diskette_data_storages.tar.gz").exists()
+    assert written_archive(tmp_path / "dumps").exists()
 
 
 def test_links_skipped_with_a_warning(seeded, site):
@@ -167,7 +173,9 @@ def test_check_writes_nothing(seeded, site, tmp_path):
     assert "media: " in out
     assert not (tmp_path / "dumps").exists()
     payload = json.loads(run("--check", "--json")[0])
-    assert payload["archive"].endswith("diskette_data_storages.tar.gz")
+    assert payload["archive"] == str(tmp_path / "dumps" / payload["name"])
+    assert payload["name"].startswith("diskette_data_storages_")
+    assert payload["destination"] == f"local directory {tmp_path / 'dumps'}"
     assert not (tmp_path / "dumps").exists()
 
 
@@ -297,3 +305,31 @@ def test_archive_from_sandbox_defaults_matches_original_layout(sandbox_env):
     assert isinstance(payload["version"], str)
     assert isinstance(payload["creation"], str)
     assert str(REPO_ROOT) not in members["manifest.json"].decode()
+
+
+# -- destinations ------------------------------------------------------------------
+
+
+def test_to_overwrite_and_prune_flags(seeded, site, tmp_path, settings):
+    out, _ = run("--to", "local", "--filename", "site.tar.gz", "--json")
+    assert json.loads(out)["destination"] == f"local directory {tmp_path / 'dumps'}"
+    with pytest.raises(CommandError) as caught:
+        run("--filename", "site.tar.gz")
+    assert caught.value.returncode == 3
+    assert "--overwrite" in str(caught.value)
+    run("--filename", "site.tar.gz", "--overwrite")
+
+    settings.DISKETTE_RETENTION = {"keep_last": 1}
+    out, _ = run("--prune")
+    assert "pruned local directory " in out
+    payload = json.loads(run("--prune", "--json")[0])
+    assert payload["prune"]["deleted"]
+    kept = sorted(path.name for path in (tmp_path / "dumps").iterdir())
+    assert kept == sorted([payload["name"], payload["sidecar"]])
+
+
+def test_prune_goes_with_a_dump_only(site):
+    for mode in ("--check", "--no-archive"):
+        with pytest.raises(CommandError, match="--prune prunes after a dump") as caught:
+            run("--prune", mode)
+        assert caught.value.returncode == 2

@@ -254,9 +254,13 @@ def test_dump_killed_while_writing_the_archive(site):
     assert str(workdir) in warning
     next_archive = site.dumps / "next.tar.gz"
     assert stat.S_IMODE(next_archive.stat().st_mode) == 0o640
-    assert set(modes(site.dumps)) == {part.name, workdir.name, next_archive.name} | {
-        f"{workdir.name}/{item.name}" for item in workdir.iterdir()
-    }
+    sidecar = f"{next_archive.name}.manifest.json"
+    assert set(modes(site.dumps)) == {
+        part.name,
+        workdir.name,
+        next_archive.name,
+        sidecar,
+    } | {f"{workdir.name}/{item.name}" for item in workdir.iterdir()}
 
 
 @pytest.mark.parametrize(

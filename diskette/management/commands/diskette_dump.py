@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.management.base import CommandError
 
 from diskette import api
 from diskette.api import FORMATS
+from diskette.api.dump_results import DumpPruneError, DumpResult
 from diskette.exceptions import ConfigurationError
-from diskette.management.base import DisketteCommand
+from diskette.management.base import FLAGS, DisketteCommand
 
 #: How the core's messages name the Python arguments, and this command's words
 #: for them: (start of the core's message, what the command prints instead).
@@ -23,6 +25,7 @@ _FLAG_WORDS = (
     ("apps names ", "--app names "),
     ("exclude_apps names ", "--exclude-app names "),
     ("strict: ", "--strict: "),
+    ("destination '", "--destination '"),
 )
 #: Words inside the core's messages, and the flags this command prints for them.
 _FLAG_PHRASES = (
@@ -194,6 +197,32 @@ _OPTIONS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
         ("--json",),
         {"action": "store_true", "help": "print the result as one JSON object"},
     ),
+    (
+        _ARCHIVE,
+        ("--to",),
+        {
+            "metavar": "NAME",
+            "help": "where the archive goes: an alias of STORAGES, or 'local' "
+            "(DISKETTE_DUMP_PATH); default DISKETTE_ARCHIVE_STORAGE",
+        },
+    ),
+    (
+        _ARCHIVE,
+        ("--overwrite",),
+        {
+            "action": "store_true",
+            "help": "replace an archive of the same name in the destination",
+        },
+    ),
+    (
+        _ARCHIVE,
+        ("--prune",),
+        {
+            "action": "store_true",
+            "help": "once the archive is written, delete the archives of the "
+            "destination that DISKETTE_RETENTION does not keep",
+        },
+    ),
 )
 
 
@@ -202,6 +231,12 @@ class Command(DisketteCommand):
         "Dump the application definitions' data as fixtures and the storages' files "
         "into one .tar.gz archive with a manifest."
     )
+    flags = {
+        **FLAGS,
+        "overwrite=True": "--overwrite",
+        "to=": "--to ",
+        "prune=True": "--prune",
+    }
 
     def add_arguments(self, parser) -> None:
         """The options of :data:`_OPTIONS`, each in its ``--help`` group."""
@@ -221,6 +256,8 @@ class Command(DisketteCommand):
     def _handle(self, options: dict[str, Any]) -> None:
         choices = {
             "destination": options["destination"],
+            "to": options["to"],
+            "overwrite": options["overwrite"],
             "filename": options["filename"],
             "appconf": options["appconf"],
             "storages": options["storages"],
@@ -237,25 +274,55 @@ class Command(DisketteCommand):
             "using": options["database"],
             "strict": options["strict"],
         }
+        if options["prune"] and (options["no_archive"] or options["check"]):
+            raise CommandError(
+                "--prune prunes after a dump: leave it out with --check and "
+                "--no-archive",
+                returncode=2,
+            )
         if options["no_archive"]:
             return self._no_archive(choices, options)
         if options["check"]:
             return self._check(choices, options)
         reporter = self.reporter(options, quiet=options["json"])
-        result = api.dump(
-            **choices, with_checksum=not options["no_checksum"], reporter=reporter
-        )
+        try:
+            result = api.dump(
+                **choices,
+                with_checksum=not options["no_checksum"],
+                prune=options["prune"],
+                reporter=reporter,
+            )
+        except DumpPruneError as error:
+            # The archive was written: say what it is before the error.
+            self._report(error.dump, options, reporter)
+            raise
+        self._report(result, options, reporter)
+
+    def _report(
+        self, result: DumpResult, options: dict[str, Any], reporter: Any
+    ) -> None:
+        """The archive written: where it went, its size, its checksum."""
         if options["json"]:
             return self.write_json(result.to_dict())
+        where = (
+            result.path if result.local else f"{result.name} in {result.destination}"
+        )
         reporter.info(
-            f"archive {result.path}: {result.size} bytes, {result.objects} objects, "
+            f"archive {where}: {result.size} bytes, {result.objects} objects, "
             f"{result.files} files"
         )
         if result.checksum:
             reporter.info(f"checksum (blake2b): {result.checksum}")
 
     def _no_archive(self, choices: dict[str, Any], options: dict[str, Any]) -> None:
-        plan = api.plan_dump(**{**choices, "with_storages": False})
+        # The lines write into the local dump directory: no archive, so no
+        # destination to reach and no name to check.
+        local = {
+            "to": None if choices["destination"] is not None else "local",
+            "overwrite": True,
+            "with_storages": False,
+        }
+        plan = api.plan_dump(**{**choices, **local})
         if options["verbosity"] >= 1:
             self.stderr.write(
                 f"# {len(plan.definitions)} dumpdata command line(s); "
@@ -278,7 +345,12 @@ class Command(DisketteCommand):
         description = plan.describe(reporter)
         if options["json"]:
             return self.write_json(description)
-        reporter.info(f"archive: {description['archive']} (nothing written: --check)")
+        where = (
+            description["archive"]
+            if plan.local
+            else f"{description['name']} in {description['destination']}"
+        )
+        reporter.info(f"archive: {where} (nothing written: --check)")
         for item in description["data"]:
             reporter.info(
                 f"{item['path']} ({item['name']}, {item['format']}): "

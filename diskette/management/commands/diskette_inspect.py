@@ -16,13 +16,27 @@ SOFTWARE = {"django": "Django", "python": "Python"}
 
 class Command(DisketteCommand):
     help = (
-        "Show what a diskette archive (a path or an http(s) URL) holds: its manifest, "
+        "Show what a diskette archive (a path, an http(s) URL, or a name in the "
+        "destination, --from) holds: its manifest, "
         "data files and storages, and whether every member matches its checksum. "
         "The database is not used and nothing is written."
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("archive", metavar="ARCHIVE", help="archive path or URL")
+        parser.add_argument(
+            "archive",
+            metavar="ARCHIVE",
+            help="archive path or URL, or the name of an archive in the destination "
+            "(--from), or 'latest' for its newest",
+        )
+        parser.add_argument(
+            "--from",
+            dest="source",
+            metavar="NAME",
+            help="where an ARCHIVE that is no file nor URL is looked up by name "
+            "(or 'latest'): an alias of STORAGES, or 'local' (DISKETTE_DUMP_PATH); "
+            "default: DISKETTE_ARCHIVE_STORAGE",
+        )
         parser.add_argument(
             "--verify",
             action="store_true",
@@ -57,6 +71,7 @@ class Command(DisketteCommand):
             verify=not options["manifest_only"],
             environment=options["environment"],
             reporter=reporter,
+            source=options["source"],
         )
         if options["json"]:
             self.write_json(result.to_dict())

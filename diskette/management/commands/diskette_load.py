@@ -170,13 +170,25 @@ _OPTIONS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
             "help": "database alias to load into (default: %(default)s)",
         },
     ),
+    (
+        _ARCHIVE,
+        ("--from",),
+        {
+            "dest": "source",
+            "metavar": "NAME",
+            "help": "where an ARCHIVE that is no file nor URL is looked up by name "
+            "(or 'latest'): an alias of STORAGES, or 'local' (DISKETTE_DUMP_PATH); "
+            "default: DISKETTE_ARCHIVE_STORAGE",
+        },
+    ),
 )
 
 
 class Command(DisketteCommand):
     checks_pending = False
     help = (
-        "Load a diskette archive (a path or an http(s) URL): every member is "
+        "Load a diskette archive (a path, an http(s) URL, or a name in the "
+        "destination, --from): every member is "
         "verified first, the data is loaded in one transaction, then the storages "
         "are swapped in. Rows already in the database are merged by primary key, "
         "as loaddata does; use --flush to empty the database first."
@@ -184,7 +196,12 @@ class Command(DisketteCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         """The archive, then the options of :data:`_OPTIONS` in their ``--help`` groups."""
-        parser.add_argument("archive", metavar="ARCHIVE", help="archive path or URL")
+        parser.add_argument(
+            "archive",
+            metavar="ARCHIVE",
+            help="archive path or URL, or the name of an archive in the destination "
+            "(--from), or 'latest' for its newest",
+        )
         groups = {title: parser.add_argument_group(title) for title in _GROUPS}
         for title, flags, keywords in _OPTIONS:
             groups[title].add_argument(*flags, **keywords)
@@ -206,6 +223,7 @@ class Command(DisketteCommand):
             "signals": options["signals"],
             "exact": True if options["exact"] else options["exact_model"],
             "ignore_migrations": options["ignore_migrations"],
+            "source": options["source"],
         }
         if options["plan"]:
             return self._plan(options, choices)
