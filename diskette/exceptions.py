@@ -101,7 +101,8 @@ class MigrationMismatchError(LoadError):
 
 
 class DownloadError(DisketteError):
-    """An archive URL was refused or could not be downloaded."""
+    """An archive could not be fetched: a URL refused or not downloaded, or an
+    archive of a destination (S3, SFTP, any storage) that could not be read."""
 
     exit_code = 30
 

@@ -31,6 +31,8 @@ class Site:
     """One sandbox site: its ``SANDBOX_VAR`` directory and what the steps found."""
 
     var: Path
+    #: The archive destination (``DISKETTE_DUMP_PATH``), when not ``var/dumps``.
+    dumps: Path | None = None
     results: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -42,7 +44,8 @@ class Site:
         return self.var / "db.sqlite3"
 
     def env(self) -> dict[str, str]:
-        return site_environment(self.var)
+        extra = {"SANDBOX_DUMPS": str(self.dumps)} if self.dumps else {}
+        return site_environment(self.var, **extra)
 
     def reset(self) -> None:
         """Start from nothing: remove the database and the media directory."""
@@ -50,6 +53,8 @@ class Site:
         for suffix in ("", "-journal", "-wal", "-shm"):
             self.database.with_name(self.database.name + suffix).unlink(missing_ok=True)
         shutil.rmtree(self.media, ignore_errors=True)
+        if self.dumps is None:
+            shutil.rmtree(self.var / "dumps", ignore_errors=True)
 
     def manage(
         self, *args: str, echo: bool = True, shown: str = ""
@@ -148,14 +153,39 @@ def step_inspect(site: Site) -> None:
     site.manage("diskette_inspect", site.results["archive"], "--verify")
 
 
+def step_list(site: Site) -> None:
+    """List the archives of the destination (read from their manifests)."""
+    site.manage("diskette_list")
+
+
+def step_second_dump(site: Site) -> None:
+    """Dump again: a new name (a UTC timestamp), the first archive is kept."""
+    result = site.manage("diskette_dump", "--json", echo=False)
+    name = json.loads(result.stdout)["name"]
+    site.results["latest"] = name
+    print(f"    archive: {name}")
+    site.manage("diskette_list")
+
+
+def step_prune(site: Site) -> None:
+    """Keep the newest archive only; the command says what it keeps and deletes."""
+    site.manage("diskette_prune", "--keep", "1", "--noinput")
+    site.manage("diskette_list")
+    site.results["pruned"] = Path(site.results.pop("archive")).name
+
+
 def step_load(site: Site) -> None:
-    """Plan, then load the archive into a second, freshly migrated site."""
-    target = Site(site.var / "restored")
+    """Plan, then load the newest archive, by name, into a second, migrated site.
+
+    The second site reads the first one's destination (``--from local`` is its
+    ``DISKETTE_DUMP_PATH``): its settings point there through ``SANDBOX_DUMPS``.
+    """
+    target = Site(site.var / "restored", dumps=site.var / "dumps")
     target.reset()
     print(f"Second site: {target.var}")
     target.manage("migrate", "--verbosity", "0")
-    target.manage("diskette_load", site.results["archive"], "--plan")
-    target.manage("diskette_load", site.results["archive"])
+    target.manage("diskette_load", "latest", "--plan")
+    target.manage("diskette_load", site.results["latest"])
     site.results["restored"] = str(target.var)
 
 
@@ -219,7 +249,13 @@ STEPS: list[tuple[str, Callable[[Site], None]]] = [
     ("manage.py check (with diskette's system checks)", step_check),
     ("diskette_dump: data and media into one archive", step_dump),
     ("diskette_inspect: what the archive holds, verified", step_inspect),
-    ("diskette_load --plan, then diskette_load into a second site", step_load),
+    ("diskette_list: the archives of the destination", step_list),
+    ("diskette_dump again: a second archive beside the first", step_second_dump),
+    ("diskette_prune --keep 1: the older archive goes", step_prune),
+    (
+        "diskette_load latest --plan, then diskette_load NAME into a second site",
+        step_load,
+    ),
     ("Compare the two sites", step_compare),
 ]
 

@@ -109,7 +109,8 @@ DISKETTE_APPS = [
 DISKETTE_STORAGES = [MEDIA_ROOT]
 DISKETTE_STORAGES_EXCLUDES = ["cache/*", "*.tmp", "**/.DS_Store"]
 DISKETTE_STORAGES_BASEPATH = VAR_DIR
-DISKETTE_DUMP_PATH = VAR_DIR / "dumps"
+# SANDBOX_DUMPS points a second site at the first one's archives (make demo).
+DISKETTE_DUMP_PATH = Path(os.environ.get("SANDBOX_DUMPS", VAR_DIR / "dumps"))
 DISKETTE_LOAD_STORAGES_PATH = VAR_DIR
 
 # An archive destination on an S3 server, for the tests (tests/destinations):

@@ -10,9 +10,14 @@ when it is given no retention. Both read sidecars only, never an archive's body.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 
-from diskette.destinations.config import get_destination
+from diskette.destinations.config import (
+    describe_destination,
+    describe_error,
+    get_destination,
+)
 from diskette.destinations.listing import ArchiveEntry
 from diskette.destinations.listing import list_archives as list_destination
 from diskette.destinations.retention import (
@@ -21,7 +26,7 @@ from diskette.destinations.retention import (
     configured_retention,
 )
 from diskette.destinations.retention import prune as prune_destination
-from diskette.exceptions import ConfigurationError
+from diskette.exceptions import ConfigurationError, DisketteError, DownloadError
 from diskette.problems import kind_of
 
 __all__ = ["ArchiveEntry", "PruneResult", "Retention", "list_archives", "prune"]
@@ -31,7 +36,9 @@ def list_archives(destination: object = None) -> list[ArchiveEntry]:
     """The archives of a destination, newest first (see
     :class:`~diskette.destinations.listing.ArchiveEntry`); files that look like
     archives but were not written by diskette are listed as such."""
-    return list_destination(get_destination(destination))
+    backend = get_destination(destination)
+    with _reading(destination, backend):
+        return list_destination(backend)
 
 
 def prune(
@@ -57,6 +64,25 @@ def prune(
             f"retention {retention!r} ({kind_of(retention)}) is not a Retention: "
             "give Retention(keep_last=7, ...) or None for DISKETTE_RETENTION"
         )
-    return prune_destination(
-        get_destination(destination), retention, dry_run=dry_run, only=only
-    )
+    backend = get_destination(destination)
+    with _reading(destination, backend):
+        return prune_destination(backend, retention, dry_run=dry_run, only=only)
+
+
+@contextmanager
+def _reading(value: object, backend: object) -> Iterator[None]:
+    """Turn what a backend raises while it is read (an unreachable server, wrong
+    credentials, a bucket that does not exist) into one DownloadError line.
+
+    Errors of diskette itself pass as they are: a prune that failed half-way is
+    a PruneError that says what was deleted.
+    """
+    try:
+        yield
+    except DisketteError:
+        raise
+    except Exception as error:
+        raise DownloadError(
+            f"reading {describe_destination(value, backend)} failed: "
+            f"{describe_error(error)}; nothing was changed"
+        ) from error

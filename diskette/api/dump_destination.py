@@ -30,7 +30,11 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 from diskette.api.dump_results import DumpPruneError
 from diskette.checks import FILENAME_PLACEHOLDERS
-from diskette.destinations.config import get_destination
+from diskette.destinations.config import (
+    describe_destination,
+    describe_error,
+    get_destination,
+)
 from diskette.destinations.django_storage import StorageDestination
 from diskette.destinations.local import CHUNK_SIZE, LocalDestination
 from diskette.destinations.protocols import (
@@ -41,7 +45,7 @@ from diskette.destinations.protocols import (
 )
 from diskette.destinations.retention import Retention, prune
 from diskette.destinations.sidecar import build_sidecar, write_sidecar
-from diskette.exceptions import ConfigurationError, DisketteError, DumpError, PruneError
+from diskette.exceptions import ConfigurationError, DumpError, PruneError
 from diskette.reporter import Reporter, plural
 
 if TYPE_CHECKING:
@@ -97,28 +101,6 @@ def resolve_target(options: DumpOptions, conf: DisketteSettings) -> Target:
     value = conf.archive_storage if options.to is None else options.to
     work = conf.dump_directory.expanduser().absolute()
     return Target(backend, describe_destination(value, backend), work, False)
-
-
-def describe_destination(value: object, backend: object) -> str:
-    """A destination as messages name it: ``STORAGES['backups'] (S3Storage)``."""
-    if isinstance(backend, LocalDestination):
-        return f"local directory {backend.location.absolute()}"
-    if isinstance(backend, StorageDestination):
-        kind = type(backend.storage).__name__
-        if isinstance(value, str):
-            return f"STORAGES[{value!r}] ({kind})"
-        return f"the {kind} storage"
-    if type(backend).__repr__ is not object.__repr__:
-        return repr(backend)
-    return f"the {type(backend).__name__} destination"
-
-
-def describe_error(error: BaseException) -> str:
-    """An error of a backend on one line, with its type (backends raise anything)."""
-    if isinstance(error, DisketteError):
-        return str(error)
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def refuse_existing(target: Target, name: str) -> None:

@@ -30,7 +30,7 @@ from diskette.conf import DisketteSettings, get_settings
 from diskette.destinations.django_storage import StorageDestination
 from diskette.destinations.local import LocalDestination
 from diskette.destinations.protocols import ArchiveStorage, missing_methods
-from diskette.exceptions import ConfigurationError
+from diskette.exceptions import ConfigurationError, DisketteError
 from diskette.problems import Problem, kind_of
 
 #: The setting, and the word that names the local directory.
@@ -191,3 +191,31 @@ def _adapted(backend: object, where: str) -> ArchiveStorage:
 
 def _hint_sentence() -> str:
     return HINT[0].lower() + HINT[1:].rstrip(".")
+
+
+def describe_destination(value: object, backend: object) -> str:
+    """A destination as messages name it, the same words for a dump and a load:
+    ``STORAGES['backups'] (S3Storage)``, ``local directory /srv/backups``.
+
+    ``value`` is what the caller gave (an alias names the storage), ``backend``
+    what :func:`get_destination` made of it.
+    """
+    if isinstance(backend, LocalDestination):
+        return f"local directory {backend.location.absolute()}"
+    if isinstance(backend, StorageDestination):
+        kind = type(backend.storage).__name__
+        if isinstance(value, str):
+            return f"STORAGES[{value!r}] ({kind})"
+        return f"the {kind} storage"
+    if type(backend).__repr__ is not object.__repr__:
+        return repr(backend)
+    return f"the {type(backend).__name__} destination"
+
+
+def describe_error(error: BaseException) -> str:
+    """An error of a backend on one line, with its type (backends raise anything:
+    ``OSError``, botocore's ``ClientError``, paramiko's ``SSHException``...)."""
+    if isinstance(error, DisketteError):
+        return str(error)
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

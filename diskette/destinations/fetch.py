@@ -36,8 +36,7 @@ from typing import IO
 
 from diskette.archive.checksums import archive_checksum
 from diskette.conf import get_settings
-from diskette.destinations.config import get_destination
-from diskette.destinations.django_storage import StorageDestination
+from diskette.destinations.config import describe_destination, get_destination
 from diskette.destinations.listing import is_archive_name, list_archives
 from diskette.destinations.local import LocalDestination
 from diskette.destinations.protocols import ArchiveStorage, check_destination_name
@@ -142,21 +141,6 @@ def resolve_archive(
     return ResolvedArchive(
         text, NAME, in_place, destination, name, where, checksum=checksum
     )
-
-
-def describe_destination(value: object, backend: object) -> str:
-    """A destination as messages name it: ``STORAGES['backups'] (S3Storage)``,
-    ``local directory /srv/backups`` (the words a dump's messages use)."""
-    if isinstance(backend, LocalDestination):
-        return f"local directory {backend.location.absolute()}"
-    if isinstance(backend, StorageDestination):
-        kind = type(backend.storage).__name__
-        if isinstance(value, str):
-            return f"STORAGES[{value!r}] ({kind})"
-        return f"the {kind} storage"
-    if type(backend).__repr__ is not object.__repr__:
-        return repr(backend)
-    return f"the {type(backend).__name__} destination"
 
 
 def fetch_from_destination(

@@ -1,8 +1,8 @@
 """A complete destination backend: archives kept in memory.
 
-The example of docs/destinations.rst (included from this file) and the backend of
-tests/destinations/test_custom_backend.py. It is written from the documented
-protocol alone: a plain class, nothing inherited, nothing registered.
+The example of docs/destinations/custom.rst (included from this file) and the
+backend of tests/destinations/test_custom_backend.py. It is written from the
+documented protocol alone: a plain class, nothing inherited, nothing registered.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ _OPTIONS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
     (
         _ARCHIVE,
         ("--filename",),
-        {"help": "archive file name; {features} and {date} are replaced"},
+        {"help": "archive file name; {features}, {date} and {timestamp} are replaced"},
     ),
     (
         _DATA,
