@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH_PY = Path(__file__).resolve().parent / "benchmarks" / "bench.py"
 STEPS = {"dump", "load", "plain_dump", "plain_load", "floor_dump", "floor_restore"}
 STEPS |= {"s3_dump", "s3_load"}
@@ -31,6 +33,7 @@ def bench(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_bench_writes_every_row_and_column(tmp_path):
     output = tmp_path / "results" / "bench.json"
     work = tmp_path / "work"
@@ -105,6 +108,7 @@ def test_bench_writes_every_row_and_column(tmp_path):
     assert list(work.iterdir()) == []  # the run's temporary directory is removed
 
 
+@pytest.mark.slow
 def test_bench_without_s3_skips_its_steps_and_starts_no_server(tmp_path):
     output = tmp_path / "bench.json"
     result = bench(

@@ -379,6 +379,7 @@ def test_problems_are_filtered_by_setting(clean):
 # ---- as a user would: manage.py check on a settings module -------------------------
 
 
+@pytest.mark.slow
 def test_manage_py_check_prints_one_clear_message_per_problem(sandbox_env, tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
@@ -417,6 +418,7 @@ def test_manage_py_check_prints_one_clear_message_per_problem(sandbox_env, tmp_p
     assert output.count("HINT:") == 3
 
 
+@pytest.mark.slow
 def test_manage_py_check_is_clean_on_the_sandbox(sandbox_env):
     result = run_manage("check", env=sandbox_env)
     assert result.returncode == 0, result.stderr
@@ -452,6 +454,7 @@ STALE = (
 )
 
 
+@pytest.mark.slow
 def test_a_stale_label_does_not_stop_makemigrations_or_migrate(sandbox_env, tmp_path):
     env = site_settings(tmp_path, sandbox_env, STALE)
     result = run_manage("makemigrations", "--check", "--dry-run", env=env)
@@ -548,6 +551,7 @@ def test_w005_is_silent_for_the_sandbox_and_for_models_not_dumped(clean, tmp_pat
     assert diskette_messages(deploy=True) == []
 
 
+@pytest.mark.slow
 def test_w005_in_manage_py_check_deploy(sandbox_env, tmp_path):
     env = site_settings(tmp_path, sandbox_env, "DISKETTE_STORAGES = []\n")
     result = run_manage("check", env=env)

@@ -257,6 +257,7 @@ def trickling():
     [("body", "100000"), ("body", None), ("headers", None)],
     ids=["body", "body-until-close", "headers"],
 )
+@pytest.mark.slow
 def test_a_trickling_server_is_stopped_by_the_deadline(
     trickling, tmp_path, where, length
 ):
@@ -271,6 +272,7 @@ def test_a_trickling_server_is_stopped_by_the_deadline(
 
 
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_the_deadline_setting_reaches_a_load(trickling, tmp_path, settings):
     """30 bytes in 6 s: without the deadline they arrive, and are not an archive."""
     settings.DISKETTE_DOWNLOAD_DEADLINE = 1

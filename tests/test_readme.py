@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sandbox.sites import REPO_ROOT
 
 
@@ -47,6 +49,7 @@ def run(line: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
     return result
 
 
+@pytest.mark.slow
 def test_five_minutes_run_as_printed(tmp_path):
     blocks = steps()
     assert sorted(blocks) == [1, 2, 3, 4, 5, 6]

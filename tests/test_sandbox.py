@@ -199,6 +199,7 @@ def test_seed_command_flush_replaces_the_data(seeded):
     assert "Seeded" in out.getvalue()
 
 
+@pytest.mark.slow
 def test_seed_command_in_a_subprocess(sandbox_env):
     var = Path(sandbox_env["SANDBOX_VAR"])
     unmigrated = run_manage("seed", env=sandbox_env)

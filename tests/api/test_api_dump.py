@@ -79,6 +79,7 @@ def members_of(path):
         }
 
 
+@pytest.mark.slow
 def test_dump_writes_a_verifiable_archive(seeded, site, definitions, system_temp):
     result = api.dump(definitions=definitions)
 

@@ -71,6 +71,7 @@ def dump_site(tmp_path: Path, using: str, name: str) -> Path:
 
 
 @pytest.mark.django_db(databases=["default", "postgres"])
+@pytest.mark.slow
 def test_round_trip_sqlite_to_postgres_and_back(tmp_path, postgres_db):
     seed_database(40, using="default")
     seed_media(tmp_path / "first-source" / "media", files=5)

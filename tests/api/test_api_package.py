@@ -39,6 +39,7 @@ def test_plan_dump_takes_no_with_checksum_and_dump_no_unknown_keyword():
         api.dump(nope=True)  # type: ignore[call-arg]
 
 
+@pytest.mark.slow
 def test_type_checkers_see_the_dump_keywords(tmp_path):
     """The shared TypedDicts reach type checkers as the functions' keywords."""
     mypy_api = pytest.importorskip("mypy.api")

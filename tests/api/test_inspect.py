@@ -339,6 +339,7 @@ def test_importing_the_package_imports_nothing_of_django():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_type_checkers_see_the_api_functions_not_any(tmp_path):
     """The lazy names reach type checkers with their real signatures."""
     mypy_api = pytest.importorskip("mypy.api")

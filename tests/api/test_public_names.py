@@ -10,6 +10,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = """
 import django
 django.setup()
@@ -23,6 +25,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_api_functions_are_not_shadowed_by_modules(sandbox_env):
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT],

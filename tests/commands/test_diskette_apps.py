@@ -213,6 +213,7 @@ def test_an_invalid_derived_models_setting_is_refused(settings):
     )
 
 
+@pytest.mark.slow
 def test_definitions_come_in_dependency_order(sandbox_env, tmp_path):
     # library (Review.reviewer -> auth.User) listed before auth in INSTALLED_APPS.
     (tmp_path / "reordered.py").write_text(
@@ -309,6 +310,7 @@ def test_an_app_without_models_is_an_error():
         call_command("diskette_apps", "--app", "messages")
 
 
+@pytest.mark.slow
 def test_a_bad_option_in_a_subprocess_gives_one_line_and_a_failure(sandbox_env):
     result = run_manage("diskette_apps", "--app", "nope", env=sandbox_env)
     assert result.returncode == 3
@@ -319,6 +321,7 @@ def test_a_bad_option_in_a_subprocess_gives_one_line_and_a_failure(sandbox_env):
     ]
 
 
+@pytest.mark.slow
 def test_an_unknown_format_is_refused_by_the_parser(sandbox_env):
     result = run_manage("diskette_apps", "--format", "xml", env=sandbox_env)
     assert result.returncode == 2

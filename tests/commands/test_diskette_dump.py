@@ -217,6 +217,7 @@ def test_bad_options_are_one_line_errors(site, args, message, code):
 # -- real runs of sandbox/manage.py ------------------------------------------
 
 
+@pytest.mark.slow
 def test_bad_option_in_a_real_run(sandbox_env):
     (Path(sandbox_env["SANDBOX_VAR"]) / "media").mkdir()
     result = run_manage(
@@ -229,6 +230,7 @@ def test_bad_option_in_a_real_run(sandbox_env):
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_real_run_no_archive_and_loaddata(sandbox_env, tmp_path):
     """Seed a site; its archive's fixtures equal the --no-archive lines' output run
     through a shell, and load with plain loaddata into a fresh site."""
@@ -286,6 +288,7 @@ def test_real_run_no_archive_and_loaddata(sandbox_env, tmp_path):
     assert json.loads(after.stdout) == json.loads(before.stdout)
 
 
+@pytest.mark.slow
 def test_archive_from_sandbox_defaults_matches_original_layout(sandbox_env):
     """The keys the original diskette reads, and data/ then storages then manifest."""
     for args in (("migrate", "-v0"), ("seed", "--objects", "30", "--media-files", "3")):
@@ -310,6 +313,7 @@ def test_archive_from_sandbox_defaults_matches_original_layout(sandbox_env):
 # -- destinations ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_to_overwrite_and_prune_flags(seeded, site, tmp_path, settings):
     out, _ = run("--to", "local", "--filename", "site.tar.gz", "--json")
     assert json.loads(out)["destination"] == f"local directory {tmp_path / 'dumps'}"

@@ -176,6 +176,7 @@ def test_the_original_diskette_archive_as_json():
     assert payload["objects"] == 10
 
 
+@pytest.mark.slow
 def test_a_real_run_over_http(archive, sandbox_env, tmp_path):
     """As a user runs it: a subprocess, the archive served by a real HTTP server."""
     body = archive.read_bytes()

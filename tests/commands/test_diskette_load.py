@@ -278,6 +278,7 @@ def _hostile(tmp_path: Path, kind: str) -> Path:
         ("integrity", 21, "perms.json"),
     ],
 )
+@pytest.mark.slow
 def test_failures_exit_with_their_status_and_one_line(
     tmp_path, site_env, kind, code, words
 ):
@@ -295,6 +296,7 @@ def test_failures_exit_with_their_status_and_one_line(
     assert not list(var.glob(".diskette-load-*"))
 
 
+@pytest.mark.slow
 def test_flush_asks_for_confirmation(tmp_path, site_env, archive_for_subprocess):
     var = Path(site_env["SANDBOX_VAR"])
     rows = _rows(var / "db.sqlite3")
@@ -357,6 +359,7 @@ class KillHookConfig(AppConfig):
 '''
 
 
+@pytest.mark.slow
 def test_load_killed_mid_way_leaves_database_and_media_as_before(
     tmp_path, site_env, archive_for_subprocess
 ):

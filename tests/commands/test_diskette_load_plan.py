@@ -119,6 +119,7 @@ def test_plan_with_flush_needs_no_confirmation_and_changes_nothing(tmp_path):
     assert Publisher.objects.count() == count
 
 
+@pytest.mark.slow
 def test_plan_in_a_subprocess(tmp_path, sandbox_env):
     """As a user runs it: a seeded site, its dump, a plan against itself."""
     for args in (("migrate", "-v", "0"), ("seed", "--objects", "30")):

@@ -268,6 +268,7 @@ class Egg(models.Model):
 """
 
 
+@pytest.mark.slow
 def test_check_warns_and_the_dump_refuses_an_unloadable_cycle(sandbox_env, tmp_path):
     package = tmp_path / "farm"
     package.mkdir()

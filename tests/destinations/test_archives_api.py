@@ -133,6 +133,7 @@ def test_a_storages_alias_is_listed(tmp_path, settings):
     assert entries[0].to_dict()["created"] == "2026-12-01T00:00:00+00:00"
 
 
+@pytest.mark.slow
 def test_listing_s3_reads_the_sidecars_and_never_an_archive_body(s3_server):
     real = s3_remote(s3_server)
     bodies = {name: os.urandom(200_000) for name in (OLD, MIDDLE, NEW)}
@@ -157,6 +158,7 @@ def test_listing_s3_reads_the_sidecars_and_never_an_archive_body(s3_server):
 # -- pruning ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_prune_on_a_remote_deletes_old_archives_and_never_a_foreign_file(remote):
     three_archives_and_a_foreign_file(remote.destination)
 
@@ -168,6 +170,7 @@ def test_prune_on_a_remote_deletes_old_archives_and_never_a_foreign_file(remote)
     assert sorted(remote.raw_names()) == sorted([NEW, sidecar_name(NEW), FOREIGN])
 
 
+@pytest.mark.slow
 def test_a_dry_run_on_a_remote_deletes_nothing(remote):
     three_archives_and_a_foreign_file(remote.destination)
     before = sorted(remote.raw_names())

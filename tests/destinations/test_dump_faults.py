@@ -70,6 +70,7 @@ def no_retries():
 
 
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_s3_refusing_the_credentials(site, tmp_path, aliases, s3_server, system_temp):
     prefix = unique_prefix()
     options = s3_server.storage_options(
@@ -220,6 +221,7 @@ def wait_for_the_upload(process: subprocess.Popen, client, bucket, prefix) -> No
     [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGINT, 130)],
     ids=["SIGKILL", "SIGINT"],
 )
+@pytest.mark.slow
 def test_an_upload_stopped_mid_way_leaves_nothing(
     sandbox_env, tmp_path, s3_server, number, status
 ):

@@ -304,6 +304,7 @@ def large_media(site):
     return site
 
 
+@pytest.mark.slow
 def test_s3_with_a_multipart_upload(
     large_media, tmp_path, aliases, s3_server, system_temp
 ):

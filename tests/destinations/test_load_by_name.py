@@ -125,6 +125,7 @@ def tamper(destination, name: str) -> None:
 # -- S3 ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_load_by_name_from_s3_into_a_fresh_database(tmp_path, backups):
     seed_database(30)
     seed_media(tmp_path / "site-source" / "media", files=3)
@@ -148,6 +149,7 @@ def test_load_by_name_from_s3_into_a_fresh_database(tmp_path, backups):
     assert sorted(p.name for p in home.iterdir()) == ["media"]  # staging is gone
 
 
+@pytest.mark.slow
 def test_latest_loads_the_newest_archive_written_by_diskette(tmp_path, backups):
     seed_database(20)
     (tmp_path / "old-source" / "media").mkdir(parents=True)
@@ -204,6 +206,7 @@ def test_a_tampered_body_on_s3_is_refused_and_nothing_changes(tmp_path, backups)
     assert (snapshot(home), data("default")) == before
 
 
+@pytest.mark.slow
 def test_inspect_and_plan_by_name_from_s3(tmp_path, backups, small):
     publish(backups, small, NEWER)
 
@@ -332,6 +335,7 @@ def run(command: str, *args: str, **options) -> str:
     return out.getvalue()
 
 
+@pytest.mark.slow
 def test_diskette_load_and_inspect_take_from(tmp_path, backups, small):
     publish(backups, small, NEWER)
 

@@ -110,6 +110,7 @@ def test_publication_matches_the_store(remote):
 @pytest.mark.parametrize(
     "remote", ["s3", pytest.param("sftp", marks=pytest.mark.slow)], indirect=True
 )
+@pytest.mark.slow
 def test_a_large_archive_round_trip(remote, large_archive):
     archive, data = large_archive
     archive.seek(0)

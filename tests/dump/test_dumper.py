@@ -398,6 +398,7 @@ def _grow(using: str, start: int) -> None:
 
 @pytest.mark.django_db(databases=["default", "postgres"])
 @pytest.mark.parametrize("fmt", ["json", "xml"])
+@pytest.mark.slow
 def test_queries_do_not_grow_with_the_objects(tmp_path, db_alias, fmt):
     """No query per object: more rows in every relation, the same queries."""
     seed_database(40, using=db_alias)

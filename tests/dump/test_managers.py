@@ -132,6 +132,7 @@ class Warnings(Reporter):
 @pytest.mark.django_db(databases=["default", "postgres"])
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 @pytest.mark.parametrize("queryset_class", [PolymorphicLike, SubclassesLike])
+@pytest.mark.slow
 def test_downcasting_manager_dumps_every_row_of_its_own_table(
     tmp_path, monkeypatch, db_alias, fmt, queryset_class
 ):

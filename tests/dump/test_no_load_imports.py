@@ -38,6 +38,7 @@ print(json.dumps({
 
 
 @pytest.mark.parametrize("imported", ["pipeline", "package"])
+@pytest.mark.slow
 def test_a_dump_imports_nothing_of_the_loader(sandbox_env, tmp_path, imported):
     migrated = run_manage("migrate", "--no-input", env=sandbox_env)
     assert migrated.returncode == 0, migrated.stderr

@@ -157,6 +157,7 @@ def test_plan_says_what_moves_and_changes_nothing(tmp_path, db_alias):
 
 
 @pytest.mark.django_db(databases=["default", "postgres"], transaction=True)
+@pytest.mark.slow
 def test_rows_storing_ids_as_data_refuse_the_load(tmp_path, db_alias, monkeypatch):
     prepare_source(db_alias)
     archive = api.dump(

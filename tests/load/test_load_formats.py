@@ -109,6 +109,7 @@ def loaddata(fixtures: list[Fixture], using: str) -> tuple[dict, dict]:
 @pytest.mark.django_db(databases=["default", "postgres"])
 @pytest.mark.parametrize("natural_primary", [False, True], ids=["pk", "natural-pk"])
 @pytest.mark.parametrize("format", FORMATS)
+@pytest.mark.slow
 def test_each_format_loads_the_rows_loaddata_loads(
     tmp_path,
     db_alias,
@@ -130,6 +131,7 @@ def test_each_format_loads_the_rows_loaddata_loads(
 @pytest.mark.django_db(databases=["default", "postgres"])
 @pytest.mark.parametrize("natural_primary", [False, True], ids=["pk", "natural-pk"])
 @pytest.mark.parametrize("format", FORMATS)
+@pytest.mark.slow
 def test_natural_keys_of_rows_loaded_before_need_no_forward_reference(
     tmp_path,
     db_alias,

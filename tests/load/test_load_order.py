@@ -279,6 +279,7 @@ MODES = {
 
 @pytest.mark.django_db(databases=["default", "postgres"])
 @pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.slow
 def test_every_order_loads_the_same_rows(tmp_path, db_alias, mode):
     expected = loaddata_snapshot(tmp_path, db_alias)
     for number, (what, files) in enumerate(

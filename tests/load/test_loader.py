@@ -377,6 +377,7 @@ class Detail(Reporter):
 
 
 @pytest.mark.django_db(databases=["default", "postgres"])
+@pytest.mark.slow
 def test_batched_load_gives_what_loaddata_gives(db_alias, tmp_path):
     """Every sandbox model shape, auth users, groups and permissions with natural
     keys: same rows, same link rows (ids too), same sequences as loaddata."""
@@ -409,6 +410,7 @@ def test_batched_load_gives_what_loaddata_gives(db_alias, tmp_path):
     "options",
     [{"exact": True}, {"signals": False}, {"exact": True, "signals": False}],
 )
+@pytest.mark.slow
 def test_exact_and_silent_loads_give_what_loaddata_gives(db_alias, tmp_path, options):
     from sandbox.library.seeding import seed_database
 
@@ -468,6 +470,7 @@ class SignalLog:
 
 
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_signals_are_sent_as_loaddata_sends_them(tmp_path):
     """pre_save/post_save (raw, created) and m2m_changed (pre_add/post_add with
     the linked ids) for each object, batched or not; none with signals=False."""
@@ -740,6 +743,7 @@ def test_a_renamed_object_is_not_found_under_its_old_natural_key(db_alias, tmp_p
 
 
 @pytest.mark.django_db(databases=["default", "postgres"])
+@pytest.mark.slow
 def test_memory_bounds_give_the_same_result(db_alias, tmp_path, monkeypatch):
     """Forward references pickled to disk, natural keys pushed out of memory:
     still what loaddata gives."""

@@ -256,6 +256,7 @@ def test_data_apps_from_the_manifest_counts():
 
 
 @BOTH
+@pytest.mark.slow
 def test_collisions_per_model(tmp_path, db_alias):
     seed_database(30, using=db_alias)
     dumped = api.dump(

@@ -218,6 +218,7 @@ def next_dump_warning(site: Site) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_dump_killed_while_writing_a_fixture(site):
     """Killed with SIGKILL mid-fixture: a 0700 work directory of 0600 files, named."""
     add_users(site)
@@ -235,6 +236,7 @@ def test_dump_killed_while_writing_a_fixture(site):
     assert workdir.is_dir()  # named, never removed by a dump
 
 
+@pytest.mark.slow
 def test_dump_killed_while_writing_the_archive(site):
     """Killed with SIGKILL mid-archive: the partial archive is 0600, and named."""
     with open(site.var / "media" / "big.bin", "wb") as stream:
@@ -266,6 +268,7 @@ def test_dump_killed_while_writing_the_archive(site):
 @pytest.mark.parametrize(
     ("number", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
 )
+@pytest.mark.slow
 def test_dump_interrupted_leaves_nothing_and_says_one_line(site, number, status):
     add_users(site)
     process = start_dump(site)

@@ -99,6 +99,7 @@ BIG = 16 * 1024 * 1024
 
 
 @pytest.mark.parametrize("name", ["authors.json", "authors.jsonl"])
+@pytest.mark.slow
 def test_an_object_above_the_limit_is_refused_without_holding_it(site, settings, name):
     """A 16 MiB object against a 64 KiB limit: refused while reading, memory flat."""
     settings.DISKETTE_LOAD_MAX_OBJECT_SIZE = LIMIT
@@ -188,6 +189,7 @@ def test_deep_nesting_in_a_jsonl_line_is_refused(site):
     refused(site, archive_of(site, "s.jsonl", line.encode()), 20, "line 1 nests")
 
 
+@pytest.mark.slow
 def test_deep_nesting_in_an_xml_object_is_refused(site):
     depth = 100_000
     content = (

@@ -182,6 +182,7 @@ def test_a_swap_failing_after_the_commit_is_journaled_and_finished(project, tmp_
     assert not list(project.glob(".diskette-load-*"))
 
 
+@pytest.mark.slow
 def test_a_second_load_while_one_runs_says_so(sandbox_env, tmp_path):
     """Finding 9: the loser names the live load, not migrations or killed loads."""
     assert run_manage("migrate", "-v0", env=sandbox_env).returncode == 0
