@@ -6,18 +6,20 @@ its objects are counted afterwards from the file, for the manifest.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.core.serializers.base import DeserializationError
 from django.db import DEFAULT_DB_ALIAS
 
 from diskette.definitions import Definition
 from diskette.dumping.cleanup import frames_released
 from diskette.exceptions import DumpError
+from diskette.manifest import NO_MODEL
 from diskette.owner import private_file
+from diskette.readers import count_fixture
 
 
 def dumpdata_arguments(
@@ -86,39 +88,20 @@ def _untouched(path: Path) -> bool:
 
 
 def count_fixture_objects(path: Path, fmt: str) -> dict[str, int]:
-    """Count objects per model in a fixture written by someone else (dump_command)."""
-    counts: dict[str, int] = {}
+    """Count objects per model in a fixture written by someone else (dump_command).
 
-    def add(label) -> None:
-        if isinstance(label, str):
-            model = django_apps.get_model(label)
-            key = model._meta.label
-            counts[key] = counts.get(key, 0) + 1
-
+    Streamed by the one reader of each format (:func:`diskette.readers.count_fixture`,
+    which the plan, inspect and the load count with), so that counting a large
+    fixture stays in flat memory; labels become the installed models' labels.
+    """
     try:
-        if fmt == "json":
-            with open(path, encoding="utf-8") as stream:
-                for item in json.load(stream) or []:
-                    add(item.get("model"))
-        elif fmt == "jsonl":
-            with open(path, encoding="utf-8") as stream:
-                for line in stream:
-                    if line.strip():
-                        add(json.loads(line).get("model"))
-        elif fmt == "xml":
-            from xml.etree.ElementTree import iterparse  # noqa: S405 - our own file
-
-            for _event, element in iterparse(path):  # noqa: S314
-                if element.tag == "object":
-                    add(element.get("model"))
-                    element.clear()
-        elif fmt == "yaml":
-            import yaml
-
-            with open(path, encoding="utf-8") as stream:
-                for item in yaml.safe_load(stream) or []:
-                    add(item.get("model"))
-    except (ValueError, LookupError, AttributeError, TypeError) as error:
+        raw = count_fixture(path, fmt)
+        counts: dict[str, int] = {}
+        for label, count in raw.items():
+            if isinstance(label, str) and label != NO_MODEL:
+                key = django_apps.get_model(label)._meta.label
+                counts[key] = counts.get(key, 0) + count
+    except (DeserializationError, ValueError, LookupError, TypeError) as error:
         raise DumpError(
             f"the fixture written by dump_command ({path.name}) is not a valid "
             f"{fmt} fixture: {error}"

@@ -165,6 +165,29 @@ def test_count_fixture_objects(tmp_path, seeded, fmt):
     }
 
 
+@pytest.mark.parametrize(
+    ("fmt", "content", "words"),
+    [
+        ("json", b'[{"model": "nope.nothing", "pk": 1, "fields": {}}]', "nope"),
+        ("json", b'[{"model": "auth.user", "pk": 1, "fields": {}', "json"),
+        ("jsonl", b'{"model": "auth.user"}\n{not json\n', "jsonl"),
+        ("xml", b"<django-objects><object model=", "xml"),
+    ],
+)
+def test_a_broken_fixture_of_a_dump_command_is_one_dump_error(
+    tmp_path, fmt, content, words
+):
+    path = tmp_path / f"f.{fmt}"
+    path.write_bytes(content)
+    with pytest.raises(DumpError) as caught:
+        count_fixture_objects(path, fmt)
+    message = str(caught.value)
+    assert message.startswith(
+        f"the fixture written by dump_command (f.{fmt}) is not a valid {fmt} fixture: "
+    )
+    assert words in message
+
+
 def test_dumpdata_arguments():
     item = definition(
         "x",
