@@ -106,15 +106,26 @@ def insert_rows(model: type[Model], objs: list, using: str, *, pk: bool = True) 
                 objs[start : start + size], fields=fields, raw=pk, using=using
             )
         return
+    plan = preps(fields)
+    insert_prepared(
+        model, fields, [row_values(obj, plan, connection) for obj in objs], using
+    )
+
+
+def insert_prepared(
+    model: type[Model], fields: list[Field], rows: list[list], using: str
+) -> None:
+    """INSERT rows whose values are already the database's (each field's
+    ``get_db_prep_save``), in ``fields`` order: the one statement every batched
+    write of model rows ends in."""
+    connection = connections[using]
     quote = connection.ops.quote_name
     # Names are quoted by the backend; values are parameters.
     sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
-        quote(meta.db_table),
+        quote(model._meta.db_table),
         ", ".join(quote(f.column) for f in fields),
         ", ".join(["%s"] * len(fields)),
     )
-    plan = preps(fields)
-    rows = [row_values(obj, plan, connection) for obj in objs]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 
