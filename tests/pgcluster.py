@@ -7,7 +7,9 @@ exports ``DISKETTE_TEST_PGHOST``/``PGPORT``/``PGUSER``, which makes
 ``sandbox/settings_test.py`` add the ``postgres`` database alias. PostgreSQL
 refuses to run as root, so as root the cluster runs as ``postgres`` (or a system
 user ``diskette-pg`` created for it). The cluster is stopped and its directory
-removed when pytest ends.
+removed when pytest ends. The server runs in the foreground under the guard of
+``tests/servers/process.py``, so a pytest killed without tearing down does not
+leave it running.
 
 Nothing is started when ``DISKETTE_TEST_NO_POSTGRES=1``, when
 ``DISKETTE_TEST_PGPORT`` already points at a server, or when the binaries are
@@ -23,13 +25,19 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.servers.process import GuardedServer
 
 USER = "diskette"  # the cluster's superuser role
 DATABASE = "diskette"
@@ -47,6 +55,8 @@ class Cluster:
     port: int
     run_as: str | None
     version: str = ""
+    #: The guarded server process (see ``tests/servers/process.py``).
+    server: GuardedServer | None = None
     env_set: list[str] = field(default_factory=list)
 
     @property
@@ -118,7 +128,7 @@ def start_cluster() -> Cluster:
     bindir = find_bindir()
     if bindir is None:
         raise FileNotFoundError(
-            "PostgreSQL binaries (initdb, pg_ctl) not found in PATH or "
+            "PostgreSQL binaries (initdb, postgres) not found in PATH or "
             "/usr/lib/postgresql/*/bin"
         )
     run_as = unprivileged_user() if os.geteuid() == 0 else None
@@ -145,39 +155,35 @@ def start_cluster() -> Cluster:
                 "--no-sync",
             )
         )
-        options = (
-            f"-c listen_addresses=127.0.0.1 -c unix_socket_directories={directory} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=40"
+        # The server runs in the foreground under the test servers' guard, not
+        # daemonised by pg_ctl: a killed pytest then never leaves it running.
+        from tests.servers.process import start_on_free_port
+
+        def command_for(port: int) -> list[str]:
+            return cluster.command(
+                str(bindir / "postgres"),
+                "-D",
+                str(cluster.datadir),
+                "-p",
+                str(port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={directory}",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=40",
+            )
+
+        cluster.server, cluster.port = start_on_free_port(
+            command_for, directory / "server.log"
         )
-        # A just-freed port can be taken in between: try a few.
-        for _attempt in range(3):
-            cluster.port = free_port()
-            result = subprocess.run(
-                cluster.command(
-                    str(bindir / "pg_ctl"),
-                    "--pgdata",
-                    str(cluster.datadir),
-                    "--log",
-                    str(directory / "server.log"),
-                    "--wait",
-                    "--timeout",
-                    "30",
-                    "--options",
-                    f"-p {cluster.port} {options}",
-                    "start",
-                ),
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            if result.returncode == 0:
-                break
-        else:
-            log = (directory / "server.log").read_text(errors="replace")
-            raise RuntimeError(
-                "pg_ctl start failed: " + " / ".join(log.splitlines()[-5:])
-            )
+        _wait_accepting(cluster)
         _run(
             [
                 str(bindir / "createdb"),
@@ -198,24 +204,61 @@ def start_cluster() -> Cluster:
     return cluster
 
 
-def stop_cluster(cluster: Cluster) -> None:
-    """Stop the server (fast, it is throwaway) and remove its directory."""
-    if (cluster.datadir / "postmaster.pid").exists():
-        subprocess.run(
-            cluster.command(
-                str(cluster.bindir / "pg_ctl"),
-                "--pgdata",
-                str(cluster.datadir),
-                "--mode",
-                "immediate",
-                "--wait",
-                "stop",
-            ),
+def _wait_accepting(cluster: Cluster, timeout: float = 30) -> None:
+    """Wait until the server accepts connections (it listens before it has
+    finished starting up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = subprocess.run(
+            [
+                str(cluster.bindir / "pg_isready"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(cluster.port),
+                "--username",
+                USER,
+            ],
             capture_output=True,
-            timeout=60,
+            timeout=30,
             check=False,
         )
+        if result.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"PostgreSQL not ready after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def stop_cluster(cluster: Cluster) -> None:
+    """Stop the server (immediate: it is throwaway) and remove its directory."""
+    if cluster.server is not None:
+        pid = _postmaster_pid(cluster)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGQUIT)
+            deadline = time.monotonic() + 10
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        cluster.server.stop()
+        cluster.server = None
     shutil.rmtree(cluster.directory, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _postmaster_pid(cluster: Cluster) -> int | None:
+    """The server's own pid (the first line of ``postmaster.pid``), if running."""
+    try:
+        return int((cluster.datadir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _shutdown() -> None:
