@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 VENV42 := .venv-django42
 DOCS_VENV := .venv-docs
+# The benchmark's environments: the project with its peers that must never be its
+# dependencies (django-dbbackup), and the original diskette 0.6.0 on its own.
+BENCH_VENV := .venv-bench
+DISKETTE06_VENV := .venv-diskette06
 PIP_FLAGS := --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
 # The suite runs on two processes (pytest-xdist), each with its own databases and
@@ -27,19 +31,19 @@ help:
 	@echo "  make lint      ruff check, ruff format --check and mypy (strict) on the API"
 	@echo "  make format    ruff format and ruff check --fix"
 	@echo "  make docs      build the Sphinx documentation (warnings are errors)"
-	@echo "  make bench     run the dump/load benchmark on the sandbox"
+	@echo "  make bench     run the benchmark (SQLite, S3, PostgreSQL, media) in .venv-bench"
 	@echo "  make clean     remove the virtual environments, caches, builds and sandbox/var"
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev,realsite,wagtailsite,s3,sftp]' 'Django>=5.2,<5.3'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev,realsite,wagtailsite,s3,sftp,zstd]' 'Django>=5.2,<5.3'
 	touch $@
 
 $(VENV42)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV42)
 	$(VENV42)/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV42)/bin/pip install $(PIP_FLAGS) -e '.[dev,realsite,s3,sftp]' 'Django>=4.2,<4.3'
+	$(VENV42)/bin/pip install $(PIP_FLAGS) -e '.[dev,realsite,s3,sftp,zstd]' 'Django>=4.2,<4.3'
 	touch $@
 
 $(DOCS_VENV)/.installed: setup.cfg pyproject.toml
@@ -78,9 +82,23 @@ test: lint test-django52 test-django42
 docs: $(DOCS_VENV)/.installed
 	$(DOCS_VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
 
-bench: install
-	$(VENV)/bin/python tests/benchmarks/bench.py $(BENCH_ARGS)
+$(BENCH_VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(BENCH_VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev,s3,zstd]' 'Django>=5.2,<5.3' 'django-dbbackup>=5,<6'
+	touch $@
+
+$(DISKETTE06_VENV)/.installed:
+	$(PYTHON) -m venv $(DISKETTE06_VENV)
+	$(DISKETTE06_VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
+	$(DISKETTE06_VENV)/bin/pip install $(PIP_FLAGS) 'diskette==0.6.0' 'Django>=5.2,<5.3'
+	touch $@
+
+# Every case by default (sized to stay under 45 minutes on 2 cores); BENCH_ARGS="--cases media"
+# runs one. PostgreSQL's server binaries and zstd come from the system's packages.
+bench: $(BENCH_VENV)/.installed $(DISKETTE06_VENV)/.installed
+	$(BENCH_VENV)/bin/python tests/benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(VENV42) $(DOCS_VENV) build dist *.egg-info .pytest_cache .ruff_cache docs/_build sandbox/var
+	rm -rf $(VENV) $(VENV42) $(DOCS_VENV) $(BENCH_VENV) $(DISKETTE06_VENV) build dist *.egg-info .pytest_cache .ruff_cache docs/_build sandbox/var
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -53,6 +53,7 @@ class DisketteSettings:
     dump_filename: str
     dump_permissions: int
     dump_format: str
+    dump_compression: str
     archive_storage: ArchiveStorageValue
     retention: Mapping[str, Any] | None
     load_storages_path: PathValue | None

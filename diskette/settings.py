@@ -34,6 +34,10 @@ DISKETTE_DUMP_PERMISSIONS = 0o600
 #: Serialization format of fixtures whose definition names no filename.
 DISKETTE_DUMP_FORMAT = "json"
 
+#: How archives are compressed: ``"gzip"`` (``.tar.gz``, which the original diskette
+#: reads), ``"zstd"`` (``.tar.zst``, needs the ``zstd`` extra) or ``"none"`` (``.tar``).
+DISKETTE_DUMP_COMPRESSION = "gzip"
+
 #: Where archives are kept: ``None`` (the directory ``DISKETTE_DUMP_PATH``), an
 #: alias of ``STORAGES``, ``{"BACKEND": ..., "OPTIONS": {...}}`` or a backend instance.
 DISKETTE_ARCHIVE_STORAGE = None

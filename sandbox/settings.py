@@ -113,6 +113,22 @@ DISKETTE_STORAGES_BASEPATH = VAR_DIR
 DISKETTE_DUMP_PATH = Path(os.environ.get("SANDBOX_DUMPS", VAR_DIR / "dumps"))
 DISKETTE_LOAD_STORAGES_PATH = VAR_DIR
 
+# django-dbbackup, a peer of the benchmark's PostgreSQL case (tests/benchmarks):
+# SANDBOX_DBBACKUP=1 adds its app, with its "dbbackup" storage under SANDBOX_VAR.
+# It is installed in the benchmark's environment only, never a dependency.
+if os.environ.get("SANDBOX_DBBACKUP") == "1":
+    INSTALLED_APPS = [*INSTALLED_APPS, "dbbackup"]
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        },
+        "dbbackup": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": VAR_DIR / "dbbackup"},
+        },
+    }
+
 # An archive destination on an S3 server, for the tests (tests/destinations):
 # set SANDBOX_S3_BUCKET (and SANDBOX_S3_ENDPOINT_URL, SANDBOX_S3_ACCESS_KEY,
 # SANDBOX_S3_SECRET_KEY, SANDBOX_S3_LOCATION) to get the alias "sandbox_s3",

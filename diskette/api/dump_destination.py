@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from diskette.api.dump_results import DumpPruneError
+from diskette.archive.compression import ARCHIVE_FORMATS, GZIP
 from diskette.checks import FILENAME_PLACEHOLDERS
 from diskette.destinations.config import (
     describe_destination,
@@ -133,12 +134,21 @@ def appeared(plan: DumpPlan) -> DumpError:
     )
 
 
-def prepare_sidecar(name: str, manifest: dict[str, Any]) -> dict[str, Any]:
+def prepare_sidecar(
+    name: str, manifest: dict[str, Any], compression: str = GZIP
+) -> dict[str, Any]:
     """The archive's sidecar, but its size and digest, checked before the archive
     is published (DumpError when it could not be valid): a dump never publishes
-    an archive that would list as foreign. Finished by :func:`publish_sidecar`."""
+    an archive that would list as foreign. Finished by :func:`publish_sidecar`.
+    Its ``format`` is the archive's (``tar.gz``, ``tar.zst`` or ``tar``)."""
     try:
-        return build_sidecar(name, 0, _PLACEHOLDER_DIGEST, manifest)
+        return build_sidecar(
+            name,
+            0,
+            _PLACEHOLDER_DIGEST,
+            manifest,
+            archive_format=ARCHIVE_FORMATS[compression],
+        )
     except ValueError as error:
         raise DumpError(f"{error}; no archive was written") from None
 

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from django.core import serializers
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from diskette.conf import PathValue
+from diskette.archive.compression import (
+    DEFAULT_LEVEL,
+    ZSTD,
+    check_compression,
+    compression_level,
+    zstandard,
+)
+from diskette.conf import PathValue, get_settings
 from diskette.definitions import FORMATS
 from diskette.exceptions import ConfigurationError
 
@@ -54,6 +61,7 @@ class DumpPlanArguments(TypedDict, total=False):
     apps: Sequence[str] | None
     exclude_apps: Sequence[str] | None
     format: str | None
+    compression: str
     compresslevel: int
     using: str
     strict: bool
@@ -90,7 +98,13 @@ class DumpOptions:
     apps: Sequence[str] | None = None
     exclude_apps: Sequence[str] | None = None
     format: str | None = None
-    compresslevel: int = 6
+    #: ``gzip`` (``.tar.gz``, which the original diskette reads), ``zstd``
+    #: (``.tar.zst``, needs the ``zstd`` extra) or ``none`` (``.tar``); ``None``
+    #: is ``DISKETTE_DUMP_COMPRESSION``.
+    compression: str | None = None
+    #: The compression's level; ``-1``, the default, is the compression's own
+    #: default (6 for gzip, 3 for zstd).
+    compresslevel: int = DEFAULT_LEVEL
     using: str = DEFAULT_DB_ALIAS
     strict: bool = False
 
@@ -120,6 +134,7 @@ class DumpOptions:
             or not self.with_storages,
             "DISKETTE_DUMP_PATH": self.destination is not None,
             "DISKETTE_DUMP_FILENAME": self.filename is not None,
+            "DISKETTE_DUMP_COMPRESSION": self.compression is not None,
             "DISKETTE_ARCHIVE_STORAGE": self.to is not None
             or self.destination is not None,
             # Read by a prune only.
@@ -128,8 +143,8 @@ class DumpOptions:
         return [name for name, yes in replaced.items() if yes]
 
     def validate(self) -> None:
-        """Raise ConfigurationError for a database, format, indent, level or
-        destination that is wrong."""
+        """Raise ConfigurationError for a database, format, indent, compression,
+        level or destination that is wrong (zstd without its package too)."""
         if self.destination is not None and self.to is not None:
             raise ConfigurationError(
                 f"destination {str(self.destination)!r} and to={self.to!r} both say "
@@ -151,11 +166,19 @@ class DumpOptions:
         indent = self.indent
         if indent is not None and (not isinstance(indent, int) or indent < 0):
             raise ConfigurationError(f"indent {indent!r} must be a positive integer")
-        level = self.compresslevel
-        if not isinstance(level, int) or not 0 <= level <= 9:
-            raise ConfigurationError(
-                f"compresslevel {level!r} must be an integer from 0 to 9"
-            )
+        compression = self.chosen_compression
+        if self.compression is not None:  # the setting is checked with the others
+            check_compression(compression)
+            if compression == ZSTD:
+                zstandard()
+        compression_level(compression, self.compresslevel)
+
+    @property
+    def chosen_compression(self) -> str:
+        """The compression the archive gets: the option's, else the setting's."""
+        if self.compression is not None:
+            return self.compression
+        return get_settings().dump_compression
 
 
 def check_format(fmt: str, where: str) -> None:

@@ -24,6 +24,7 @@ from diskette.api.dump_destination import (
     resolve_target,
 )
 from diskette.api.dump_options import DumpOptions, DumpPlanArguments, check_format
+from diskette.archive.compression import GZIP, archive_name
 from diskette.checks import raise_for_settings
 from diskette.conf import (
     DisketteSettings,
@@ -79,6 +80,8 @@ class DumpPlan:
     compresslevel: int
     permissions: int
     using: str
+    #: ``gzip``, ``zstd`` or ``none``: the file name's suffix follows it.
+    compression: str = GZIP
     #: Where the archive goes, described for messages (``local directory /x``,
     #: ``STORAGES['backups'] (S3Storage)``).
     where: str = ""
@@ -333,7 +336,11 @@ def plan_options(options: DumpOptions, reporter: Reporter) -> DumpPlan:
             "nothing to dump: no application definition and no storage selected "
             "(check DISKETTE_APPS, DISKETTE_STORAGES, apps, with_data, with_storages)"
         )
-    name = dump_filename(pattern, with_data=bool(chosen), with_storages=bool(resolved))
+    compression = options.chosen_compression
+    name = archive_name(
+        dump_filename(pattern, with_data=bool(chosen), with_storages=bool(resolved)),
+        compression,
+    )
     target = resolve_target(options, conf)
     if not options.overwrite:
         refuse_existing(target, name)
@@ -345,6 +352,7 @@ def plan_options(options: DumpOptions, reporter: Reporter) -> DumpPlan:
         filename=name,
         indent=options.indent,
         compresslevel=options.compresslevel,
+        compression=compression,
         permissions=_permissions(conf, target.backend),
         using=options.using,
         where=target.where,

@@ -132,7 +132,7 @@ def dump(
             reporter,
             timings,
             started,
-            options.with_checksum,
+            options,
             skip=[item.path for item in left],
         )
     except OSError as error:
@@ -152,7 +152,7 @@ def _dump(
     reporter: Reporter,
     timings: dict[str, float],
     started: float,
-    with_checksum: bool,
+    options: DumpOptions,
     skip: Sequence[Path] = (),
 ) -> DumpResult:
     tick = time.monotonic()
@@ -161,7 +161,7 @@ def _dump(
 
     tick = time.monotonic()
     written, sidecar, data_results, storage_results = _write_archive(
-        plan, workdir.path, fixtures, migrations, reporter, skip
+        plan, workdir.path, fixtures, migrations, reporter, skip, plan.compression
     )
     timings["archive"] = time.monotonic() - tick
     if plan.local:
@@ -173,7 +173,7 @@ def _dump(
     timings["total"] = time.monotonic() - started
     return DumpResult(
         path=written.path if plan.local else plan.filename,
-        checksum=written.blake2b if with_checksum else None,
+        checksum=written.blake2b if options.with_checksum else None,
         size=written.size,
         data=data_results,
         storages=storage_results,
@@ -193,16 +193,18 @@ def _write_archive(
     migrations: dict[str, list[str]],
     reporter: Reporter,
     skip: Sequence[Path],
+    compression: str,
 ) -> tuple[WrittenArchive, dict[str, Any], list[DataResult], list[StorageResult]]:
-    """Write the archive: in the destination when it is local, else in the work
-    directory, for the upload. Returns it with its prepared sidecar and its
-    contents."""
+    """Write the archive, compressed by ``compression``: in the destination when
+    it is local, else in the work directory, for the upload. Returns it with its
+    prepared sidecar and its contents."""
     patterns = ExcludePatterns(plan.excludes)
     with ArchiveWriter(
         plan.path if plan.local else workdir / plan.filename,
         permissions=plan.permissions if plan.local else 0o600,
         compresslevel=plan.compresslevel,
         overwrite=plan.overwrite or not plan.local,
+        compression=compression,
     ) as writer:
         assert writer.temp_path is not None  # set on entering the writer
         # What a killed dump left there is not archived either.
@@ -214,7 +216,7 @@ def _write_archive(
             for storage in plan.storages
         ]
         manifest = _manifest(plan, data_results, storage_results, migrations, writer)
-        sidecar = prepare_sidecar(plan.filename, manifest)
+        sidecar = prepare_sidecar(plan.filename, manifest, compression)
         encoded = json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
         writer.add_bytes(MANIFEST_NAME, encoded, mode=0o600)
         try:

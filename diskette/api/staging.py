@@ -10,6 +10,7 @@ destination or ``latest``) is decided by :mod:`diskette.destinations.fetch`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from diskette.api.load_options import LoadOptions, PathArgument
 from diskette.archive import ArchiveReader, normalise_checksum
+from diskette.archive.reader import Refusal
 from diskette.checks import raise_for_settings
 from diskette.conf import DisketteSettings, get_settings, load_setting_names
 from diskette.definitions.dependencies import data_file_order
@@ -26,7 +28,7 @@ from diskette.destinations.fetch import (
     ResolvedArchive,
     fetch_from_destination,
     resolve_archive,
-    sidecar_mismatch,
+    sidecar_refusal,
 )
 from diskette.download import download
 from diskette.exceptions import (
@@ -108,7 +110,7 @@ def fetch_archive(
     target = (
         Path(destination).expanduser().absolute()
         if destination
-        else staging / "download.tar.gz"
+        else staging / "download.archive"
     )
     return download(
         str(archive),
@@ -166,12 +168,23 @@ def staged(
         if resolved.path is None:  # downloaded, or fetched from a destination
             timings["download"] = time.monotonic() - tick
             tick = time.monotonic()
-        mismatch = sidecar_mismatch(resolved, path) if checksum is None else None
-        if mismatch is not None:
-            raise mismatch
+        # An archive with a sidecar must be the one it describes: its checksum
+        # is compared in the same one pass that stages it.
+        refusal = None
+        if checksum is None and resolved.checksum is not None:
+            checksum = resolved.checksum
+            refusal = functools.partial(sidecar_refusal, resolved)
         root = owned.path / "archive"
         manifest, chosen = _verify_and_extract(
-            path, root, checksum, options, allowed, planning, conf, reporter
+            path,
+            root,
+            options,
+            allowed,
+            planning,
+            conf,
+            reporter,
+            checksum=checksum,
+            refusal=refusal,
         )
         timings["verify"] = time.monotonic() - tick
         kind = (
@@ -268,30 +281,43 @@ def _create_staging(parent: Path | None) -> Owned:
 def _verify_and_extract(
     path: Path,
     root: Path,
-    checksum: str | None,
     options: LoadOptions,
     allowed: list[str],
     planning: bool,
     conf: DisketteSettings,
     reporter: Reporter,
+    *,
+    checksum: str | None,
+    refusal: Refusal | None,
 ) -> tuple[Manifest, _Chosen]:
-    """Verify the archive, choose what the load takes, extract only that."""
+    """Stage the archive in one pass: its manifest first, from which the load
+    chooses what it takes, then each member verified as it is written (only what
+    is chosen is written; the rest is hashed and skipped). ``checksum`` is the
+    expected BLAKE2b-512 of the file, if any; ``refusal`` makes the error of a
+    file that does not have it."""
+    chosen: list[_Chosen] = []
+
+    def choose(manifest: Manifest) -> Callable[[str], bool]:
+        chosen.append(_choose(manifest, options, allowed, planning, reporter))
+        return _wanted_members(chosen[-1])
+
     with open_reader(path, conf) as reader:
-        if checksum:
-            reader.verify_checksum(checksum)
-        manifest = reader.inspect()
-        chosen = _choose(manifest, options, allowed, planning, reporter)
-        wanted = _wanted_members(chosen)
         try:
             root.mkdir(mode=0o700)
-            reader.extract(root, wanted=wanted)
+            manifest = reader.stage(
+                root,
+                choose,
+                provisional=_provisional(options, allowed),
+                checksum=checksum,
+                refusal=refusal,
+            )
         except OSError as error:
             raise ArchiveError(
                 f"the archive could not be extracted into {str(root.parent)!r} "
                 f"({error.strerror or error}): free some space or give another "
                 "storages_basepath; nothing was changed"
             ) from None
-    return manifest, chosen
+    return manifest, chosen[-1]
 
 
 def _choose(
@@ -331,6 +357,23 @@ def _choose(
         else []
     )
     return _Chosen(data_files, storages, excluded, migrations)
+
+
+def _provisional(options: LoadOptions, allowed: list[str]) -> Callable[[str], bool]:
+    """What to stage before the manifest is read (archives end with it): the
+    data, and what is inside a storage the target may restore. It holds all
+    that :func:`_wanted_members` will choose (a load refuses an archive storage
+    the target does not name); data files that ``exclude_data`` leaves out are
+    staged, not loaded."""
+    storages = allowed if options.with_storages else []
+    data = DATA_PREFIX.rstrip("/")
+
+    def wanted(name: str) -> bool:
+        if options.with_data and (name == data or name.startswith(DATA_PREFIX)):
+            return True
+        return any(name == s or name.startswith(s + "/") for s in storages)
+
+    return wanted
 
 
 def _wanted_members(chosen: _Chosen) -> Callable[[str], bool]:

@@ -1,8 +1,10 @@
 """The only user of :mod:`tarfile`: write, read, verify and extract archives safely.
 
-``writer`` streams members into a ``.tar.gz`` compressed by ``gzip``'s threads;
-``reader`` checks an untrusted archive in a first pass (headers in ``members``,
-the manifest's ``layout``) and reads it once more to extract or check it.
+``writer`` streams members into a tar compressed as ``compression`` says (gzip by
+its own threads, zstd by zstd's, or none); ``reader`` tells an untrusted archive's
+compression by its magic bytes (``source``) and stages it in one pass
+(``one_pass``: headers in ``members``, the manifest's ``layout``, ``extract``), or
+inspects it in two (``first_pass``, then a second that refuses any change).
 """
 
 from diskette.archive.checksums import archive_checksum, normalise_checksum

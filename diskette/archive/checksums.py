@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
+import threading
 from typing import Any, BinaryIO
 
 from diskette.exceptions import ConfigurationError
@@ -17,20 +19,66 @@ CHUNK = 1024 * 1024
 
 
 class HashingWriter:
-    """A write-only file wrapper that hashes and counts what goes through it."""
+    """A write-only file wrapper that hashes and counts what goes through it.
 
-    def __init__(self, raw: Any, digest: Any):
+    Hashing and writing run in a thread of their own, beside the compression
+    and the reading of members (hashlib and file writes let go of the GIL); at
+    most ``ahead`` pieces wait for it. :meth:`close` waits until everything is
+    written and raises what writing raised (a full disk); :meth:`abort` drops
+    what waits. ``size`` counts what was given, ``digest`` is final once closed.
+    """
+
+    def __init__(self, raw: Any, digest: Any, ahead: int = 16):
         self.raw = raw
         self.digest = digest
         self.size = 0
+        self._queue: queue.Queue[bytes | None] = queue.Queue(ahead)
+        self._error: BaseException | None = None
+        self._dropped = False
+        self._thread = threading.Thread(
+            target=self._run, name="diskette-write", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is not None or self._dropped:
+                continue
+            try:
+                self.digest.update(data)
+                self.raw.write(data)
+            except BaseException as error:  # raised again by the writing thread
+                self._error = error
 
     def write(self, data: bytes) -> int:
-        self.digest.update(data)
+        if self._error is not None:
+            raise self._error
+        if self._dropped:
+            return len(data)
+        if not isinstance(data, bytes):
+            data = bytes(data)  # a view of a buffer its writer reuses
+        self._queue.put(data)
         self.size += len(data)
-        return self.raw.write(data)
+        return len(data)
 
     def flush(self) -> None:
-        self.raw.flush()
+        """Nothing to do: :meth:`close` waits for the writes."""
+
+    def close(self) -> None:
+        """Wait until everything is hashed and written; raise what writing raised."""
+        self._stop()
+        if self._error is not None:
+            raise self._error
+
+    def abort(self) -> None:
+        """Drop what waits and stop the thread; never raises."""
+        self._dropped = True
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
 
 
 class HashingReader:

@@ -1,8 +1,11 @@
 """Writing checked members into a private staging directory.
 
-Every path is joined under the staging root one checked component at a time,
+Every directory is made under the staging root one checked component at a time,
 files are created exclusively without following links, and directory modes and
-times are set last, once nothing more is written inside them.
+times are set last, once nothing more is written inside them. Headers were
+checked before (:func:`~diskette.archive.members.check_member`), more strictly
+than tarfile's ``data`` filter: no link, device or FIFO at all, names relative
+and normalised, permission bits masked.
 """
 
 from __future__ import annotations
@@ -12,48 +15,66 @@ import os
 import tarfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
-from diskette.archive.checksums import CHUNK
 from diskette.archive.members import MemberInfo
+from diskette.archive.source import PIECE
 from diskette.exceptions import ArchiveError, UnsafeArchiveError
 from diskette.manifest import MANIFEST_NAME, StorageEntry
 from diskette.paths import check_member_name, safe_join
 
 
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class Staging:
-    """The wanted members of one archive, written under ``root`` as they are read."""
+    """The wanted members of one archive, written under ``root`` as they are read.
+
+    ``root`` is resolved. Each directory is made, and its path proven inside
+    ``root`` (:func:`~diskette.paths.safe_join`), once: the staging root is
+    private (0700) and only this reader writes in it, so a directory made there
+    stays one, and a file is joined to its checked directory by its last
+    (checked) name component, without resolving the path again.
+    """
 
     def __init__(self, root: Path, wanted: Callable[[str], bool] | None):
         self.root = root
         self.wanted = wanted
         self.directories: list[tuple[Path, MemberInfo]] = []
+        self._made: dict[str, Path] = {}
+
+    def _directory(self, relative: str) -> Path:
+        """The staging directory ``relative`` (a checked name), made if needed."""
+        path = self._made.get(relative)
+        if path is None:
+            make_directories(self.root, relative)
+            path = self._made[relative] = safe_join(self.root, relative)
+        return path
 
     def _keeps(self, name: str) -> bool:
         return self.wanted is None or self.wanted(name)
 
     def write(
-        self, member: tarfile.TarInfo, info: MemberInfo, source: BinaryIO | None
+        self, member: tarfile.TarInfo, info: MemberInfo, source: Readable | None
     ) -> str | None:
         """Write one member if wanted; return a regular file's SHA-256.
 
-        A file that is not wanted is still read through and hashed.
+        ``info`` is what :func:`~diskette.archive.members.check_member` made of
+        the header (its name checked and normalised). A file that is not wanted
+        is still read through and hashed.
         """
-        _data_filter(member, self.root)
         if info.name == MANIFEST_NAME:
             return None
         keep = self._keeps(info.name)
         if info.is_dir:
             if keep:
-                target = safe_join(self.root, info.name)
-                make_directories(self.root, info.name)
-                self.directories.append((target, info))
+                self.directories.append((self._directory(info.name), info))
             return None
-        target = safe_join(self.root, info.name) if keep else None
-        if target is not None:
-            parent = info.name.rpartition("/")[0]
-            if parent:
-                make_directories(self.root, parent)
+        target = None
+        if keep:
+            parent, _, leaf = info.name.rpartition("/")
+            target = (self._directory(parent) if parent else self.root) / leaf
         return _copy_member(source, target, info)
 
     def finish(self, storages: Iterable[StorageEntry]) -> None:
@@ -61,27 +82,13 @@ class Staging:
         for storage in storages:
             if not self._keeps(storage.name + "/"):
                 continue
-            make_directories(self.root, storage.name)
+            self._directory(check_member_name(storage.name, "storage name"))
             for relative in storage.empty_directories:
                 check_member_name(relative, "empty directory in the manifest")
-                make_directories(self.root, f"{storage.name}/{relative.rstrip('/')}")
+                self._directory(f"{storage.name}/{relative.rstrip('/')}")
         for path, info in reversed(self.directories):
             path.chmod(info.mode | 0o700)
             os.utime(path, (info.mtime, info.mtime), follow_symlinks=False)
-
-
-def _data_filter(member: tarfile.TarInfo, root: Path) -> None:
-    """Also run tarfile's own ``data`` filter where the interpreter has it."""
-    data_filter = getattr(tarfile, "data_filter", None)
-    if data_filter is None:
-        return
-    try:
-        data_filter(member, str(root))
-    except tarfile.FilterError as error:
-        raise UnsafeArchiveError(
-            f"archive member {member.name!r} is refused by tarfile's data filter "
-            f"({error}): refusing the archive"
-        ) from None
 
 
 def make_directories(root: Path, relative: str) -> None:
@@ -103,8 +110,11 @@ def make_directories(root: Path, relative: str) -> None:
                 ) from None
 
 
-def _copy_member(source: BinaryIO | None, target: Path | None, info: MemberInfo) -> str:
-    """Copy one member (or just read it when ``target`` is None); return its sha256."""
+def _copy_member(source: Readable | None, target: Path | None, info: MemberInfo) -> str:
+    """Copy one member (or just read it when ``target`` is None); return its sha256.
+
+    The file's mode and time are set through its descriptor, once written.
+    """
     digest = hashlib.sha256()
     if source is None:
         raise ArchiveError(f"archive member {info.name!r} cannot be read")
@@ -113,22 +123,30 @@ def _copy_member(source: BinaryIO | None, target: Path | None, info: MemberInfo)
     descriptor = os.open(target, flags, 0o600) if target is not None else None
     written = 0
     try:
-        for chunk in iter(lambda: source.read(CHUNK), b""):
+        for chunk in iter(lambda: source.read(PIECE), b""):
             digest.update(chunk)
             written += len(chunk)
             if descriptor is not None:
                 view = memoryview(chunk)
                 while view:
                     view = view[os.write(descriptor, view) :]
+        if written != info.size:
+            raise ArchiveError(
+                f"archive member {info.name!r} is truncated: copy or download the "
+                "archive again"
+            )
+        if descriptor is not None:
+            _set_mode_and_time(descriptor, target, info)
     finally:
         if descriptor is not None:
             os.close(descriptor)
-    if written != info.size:
-        raise ArchiveError(
-            f"archive member {info.name!r} is truncated: copy or download the archive "
-            "again"
-        )
-    if target is not None:
+    return digest.hexdigest()
+
+
+def _set_mode_and_time(descriptor: int, target: Path | None, info: MemberInfo) -> None:
+    if os.chmod in os.supports_fd and os.utime in os.supports_fd:
+        os.fchmod(descriptor, info.mode)
+        os.utime(descriptor, (info.mtime, info.mtime))
+    elif target is not None:
         target.chmod(info.mode)
         os.utime(target, (info.mtime, info.mtime), follow_symlinks=False)
-    return digest.hexdigest()

@@ -1,8 +1,9 @@
-"""The first pass over an untrusted archive: every header checked, nothing written.
+"""Member headers of an untrusted archive, counted and checked as they are read.
 
-It counts members and bytes against DISKETTE_LOAD_MAX_MEMBERS and
+:class:`Tally` counts members and bytes against DISKETTE_LOAD_MAX_MEMBERS and
 DISKETTE_LOAD_MAX_SIZE as it goes, so a huge or endless archive is refused
-early, and keeps the manifest's bytes for the second pass to compare.
+early; both readings of an archive (the one pass that stages it, and the
+header pass of an inspection, :class:`FirstPass`) go through it.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import tarfile
 from typing import BinaryIO
 
-from diskette.archive.gzip import LimitedGzip
 from diskette.archive.members import MemberInfo, check_member
+from diskette.archive.source import Limited
 from diskette.archive.tarstream import (
     ARCHIVE_OVERHEAD,
     MEMBER_OVERHEAD,
@@ -21,33 +22,24 @@ from diskette.exceptions import ManifestError, UnsafeArchiveError
 from diskette.manifest import MANIFEST_NAME, MAX_MANIFEST_SIZE
 
 
-class FirstPass:
-    """Read every member header of one archive once; call inside ``read_errors``."""
+class Tally:
+    """Every member header of one archive, checked and counted within the limits."""
 
     def __init__(self, name: str, *, max_size: int, max_members: int):
         self.name = name
         self.max_size = max_size
         self.max_members = max_members
         self.members: list[MemberInfo] = []
-        self.manifest_bytes: bytes | None = None
         self._seen: set[str] = set()
         self._total = 0
 
-    def read(self, file: BinaryIO) -> bytes:
-        """Check every member of ``file``; return the manifest's bytes."""
-        limit = self.max_size + ARCHIVE_OVERHEAD
-        for tar, member, reader in iterate_members(file, limit):
-            self._member(tar, member, reader)
-        if self.manifest_bytes is None:
-            raise ManifestError(
-                f"archive {self.name!r} has no {MANIFEST_NAME}: it was not written "
-                "by diskette_dump"
-            )
-        return self.manifest_bytes
+    @property
+    def limit(self) -> int:
+        """Decompressed bytes a reading may start with (framing grows it per member)."""
+        return self.max_size + ARCHIVE_OVERHEAD
 
-    def _member(
-        self, tar: tarfile.TarFile, member: tarfile.TarInfo, reader: LimitedGzip
-    ) -> None:
+    def add(self, member: tarfile.TarInfo, reader: Limited) -> MemberInfo:
+        """Check one header, count it, and let ``reader`` read its framing."""
         if len(self.members) >= self.max_members:
             raise UnsafeArchiveError(
                 f"archive {self.name!r} holds more than "
@@ -61,8 +53,6 @@ class FirstPass:
                 f"archive member {info.name!r} appears twice: refusing the archive"
             )
         self._seen.add(info.name)
-        if info.name == MANIFEST_NAME:
-            self.manifest_bytes = _read_manifest(tar, member, info)
         self.members.append(info)
         self._total += info.size
         if self._total > self.max_size:
@@ -71,11 +61,36 @@ class FirstPass:
                 f"DISKETTE_LOAD_MAX_SIZE ({self.max_size} bytes) of files: "
                 "refused; raise the setting if the archive is genuine"
             )
+        return info
 
 
-def _read_manifest(
+class FirstPass(Tally):
+    """Read every member header of one archive once, writing nothing; call
+    inside ``read_errors``. Keeps the manifest's bytes."""
+
+    manifest_bytes: bytes | None = None
+
+    def read(self, file: BinaryIO) -> bytes:
+        """Check every member of ``file``; return the manifest's bytes."""
+        for tar, member, reader in iterate_members(file, self.limit, name=self.name):
+            info = self.add(member, reader)
+            if info.name == MANIFEST_NAME:
+                self.manifest_bytes = read_manifest(tar, member, info)
+        if self.manifest_bytes is None:
+            raise no_manifest(self.name)
+        return self.manifest_bytes
+
+
+def no_manifest(name: str) -> ManifestError:
+    return ManifestError(
+        f"archive {name!r} has no {MANIFEST_NAME}: it was not written by diskette_dump"
+    )
+
+
+def read_manifest(
     tar: tarfile.TarFile, member: tarfile.TarInfo, info: MemberInfo
 ) -> bytes:
+    """The manifest member's bytes, refused when it is a directory or too large."""
     if info.is_dir:
         raise ManifestError(
             f"{MANIFEST_NAME} is a directory in the archive, not a file"

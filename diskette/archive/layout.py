@@ -2,8 +2,11 @@
 
 The manifest declares data files (directly under ``data/``) and storages (one
 directory tree each); an archive member outside them, or a declared file or
-checksum without its member, refuses the archive before anything is written.
-Each rule is a check of its own below, run in this order by :func:`check_layout`.
+checksum without its member, refuses the archive. A file that is also a
+directory is refused as soon as its header is read (:class:`Conflicts`); a
+member is checked against the manifest's prefixes once both are read
+(:class:`Layout`); what only the whole archive shows is checked once every
+member was read. All of it before anything leaves the staging directory.
 """
 
 from __future__ import annotations
@@ -18,18 +21,68 @@ from diskette.paths import check_member_name
 _DATA_DIRECTORY = DATA_PREFIX.rstrip("/")
 
 
+class Conflicts:
+    """A file that is also the directory of another member, refused as members
+    come (in any order), whatever the manifest says."""
+
+    def __init__(self) -> None:
+        self._files: set[str] = set()
+        self._parents: set[str] = set()
+
+    def check(self, member: MemberInfo) -> None:
+        name = member.name
+        _check_not_under_a_file(name, self._files)
+        if not member.is_dir:
+            if name in self._parents:
+                raise _file_and_directory(name)
+            self._files.add(name)
+        parts = name.split("/")
+        self._parents.update("/".join(parts[:index]) for index in range(1, len(parts)))
+
+
+class Layout:
+    """One manifest's layout policy, checked member by member.
+
+    The manifest itself is checked when the policy is made (data paths directly
+    under ``data/``, storages that neither repeat nor nest); :meth:`check`
+    refuses a member outside the declared prefixes; :meth:`check_complete`, once
+    every member was read, what only the whole archive shows (a declared file
+    missing, a count or a size that differs).
+    """
+
+    def __init__(self, manifest: Manifest):
+        self.manifest = manifest
+        self.data_paths = _declared_data_paths(manifest)
+        self.storages = _declared_storages(manifest)
+
+    def check(self, member: MemberInfo) -> None:
+        """Refuse a member that is neither the manifest nor declared by it."""
+        if member.name != MANIFEST_NAME:
+            _check_declared(member, self.manifest, self.data_paths, self.storages)
+
+    def check_complete(self, members: list[MemberInfo]) -> None:
+        """Every declared file is there, with the sizes and counts declared."""
+        files = {m.name for m in members if not m.is_dir}
+        _check_declared_present(self.data_paths, self.manifest.members, files)
+        sizes = {m.name: m.size for m in members if not m.is_dir}
+        _check_data_entries(self.manifest, sizes)
+        _check_storage_counts(self.manifest, files)
+
+
 def check_layout(manifest: Manifest, members: list[MemberInfo]) -> None:
     """Every member sits under a prefix the manifest declares, and vice versa."""
-    data_paths = _declared_data_paths(manifest)
-    storages = _declared_storages(manifest)
-    files = {m.name for m in members if not m.is_dir}
+    conflicts = Conflicts()
+    layout = Layout(manifest)
     for member in members:
-        _check_not_under_a_file(member.name, files)
-        if member.name != MANIFEST_NAME:
-            _check_declared(member, manifest, data_paths, storages)
-    _check_declared_present(data_paths, manifest.members, files)
-    _check_data_entries(manifest, {m.name: m.size for m in members if not m.is_dir})
-    _check_storage_counts(manifest, files)
+        conflicts.check(member)
+        layout.check(member)
+    layout.check_complete(members)
+
+
+def _file_and_directory(name: str) -> UnsafeArchiveError:
+    return UnsafeArchiveError(
+        f"archive path {name!r} is both a file and a directory: refusing the archive"
+    )
 
 
 def _declared_data_paths(manifest: Manifest) -> set[str]:
@@ -79,10 +132,7 @@ def _check_not_under_a_file(name: str, files: Collection[str]) -> None:
     for index in range(1, len(parts)):
         ancestor = "/".join(parts[:index])
         if ancestor in files:
-            raise UnsafeArchiveError(
-                f"archive path {ancestor!r} is both a file and a directory: "
-                "refusing the archive"
-            )
+            raise _file_and_directory(ancestor)
 
 
 def _check_declared(

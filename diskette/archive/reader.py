@@ -1,11 +1,12 @@
-"""The archive reader: two passes over ONE open file descriptor of an untrusted archive.
+"""The archive reader: ONE open file descriptor of an untrusted archive.
 
-The first pass (:meth:`ArchiveReader.inspect`) checks every member header, the
-sizes and the layout, and reads the manifest without writing anything. The
-second pass (:meth:`ArchiveReader._second_pass`) reads the archive again and
-refuses any difference from the first; extracting and checking both read
-through it, so an archive swapped or rewritten between the passes is refused
-the same way by both.
+A load stages the archive in one pass (:meth:`ArchiveReader.stage`, see
+:mod:`diskette.archive.one_pass`): each member checked, hashed and written into
+staging as it is read, the manifest wherever it is. An inspection reads the
+headers and the manifest without writing anything (:meth:`ArchiveReader.inspect`),
+then, to verify, the members (:meth:`ArchiveReader.check_members`) in a second
+pass that refuses any difference from the first, so an archive swapped or
+rewritten between the passes is refused.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import shutil
 import stat
 import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from diskette.archive.checksums import (
     CHUNK,
@@ -31,14 +33,25 @@ from diskette.archive.extract import Staging
 from diskette.archive.first_pass import FirstPass, read_all
 from diskette.archive.layout import check_layout
 from diskette.archive.members import MemberInfo, check_member
+from diskette.archive.one_pass import (
+    Chooser,
+    OnePass,
+    Wanted,
+    compare_digest,
+    expected_checksums,
+)
 from diskette.archive.tarstream import (
     ARCHIVE_OVERHEAD,
     MEMBER_OVERHEAD,
+    ArchiveStream,
     iterate_members,
     read_errors,
 )
-from diskette.exceptions import ArchiveError, ChecksumError
+from diskette.exceptions import ArchiveError, ChecksumError, DisketteError
 from diskette.manifest import MANIFEST_NAME, Manifest
+
+#: What makes the error of a file whose BLAKE2b-512 is not the expected one.
+Refusal = Callable[[str], DisketteError]
 
 
 @dataclass(frozen=True)
@@ -59,12 +72,14 @@ class MemberCheck:
 
 
 class ArchiveReader:
-    """Check, then extract, an untrusted archive; use it as a context manager.
+    """Stage, or inspect, an untrusted archive; use it as a context manager.
 
+    ``stage()`` (and ``extract()``) writes the wanted members into a staging
+    directory and verifies every checksum the manifest holds, in one pass;
     ``inspect()`` checks every member and returns the manifest without writing
-    anything; ``extract()`` writes the wanted members into a staging directory and
-    verifies every checksum the manifest holds; ``check_members()`` hashes every
-    member without writing anything.
+    anything; ``check_members()`` then hashes every member without writing
+    anything. ``bytes_read`` counts the bytes read of the file, ``compression``
+    is the one its magic bytes name (once read).
     """
 
     def __init__(
@@ -83,6 +98,8 @@ class ArchiveReader:
         self.members: list[MemberInfo] = []
         self._manifest_bytes: bytes | None = None
         self._file: BinaryIO | None = None
+        self.bytes_read = 0
+        self.compression: str | None = None
 
     # -- the open file -----------------------------------------------------------
 
@@ -94,7 +111,7 @@ class ArchiveReader:
         self.close()
 
     def open(self) -> None:
-        """Open the archive once: both passes read this one file descriptor."""
+        """Open the archive once: every pass reads this one file descriptor."""
         try:
             self._file = open(self.path, "rb")  # noqa: SIM115 - closed by close()
             status = os.fstat(self._file.fileno())
@@ -131,18 +148,124 @@ class ArchiveReader:
     def _read_errors(self) -> AbstractContextManager[None]:
         return read_errors(self.path.name, self.max_size)
 
-    def verify_checksum(self, expected: str) -> None:
+    def verify_checksum(self, expected: str, refusal: Refusal | None = None) -> None:
         """Compare the BLAKE2b-512 of the open file with ``expected``."""
         expected = normalise_checksum(expected)
         stream = self._open_file()
         stream.seek(0)
         actual = stream_checksum(stream)
-        if not hmac.compare_digest(actual, expected):
-            raise ChecksumError(
-                f"archive {self.path.name!r} has BLAKE2b-512 {actual[:16]}…, "
-                f"not the expected {expected[:16]}…: it was altered or is not the "
-                "archive you meant; download or copy it again"
-            )
+        self.bytes_read += stream.tell()
+        self._compare_file_checksum(actual, expected, refusal)
+
+    def _compare_file_checksum(
+        self,
+        actual: str,
+        expected: str,
+        refusal: Refusal | None,
+        cause: BaseException | None = None,
+    ) -> None:
+        if hmac.compare_digest(actual, expected):
+            return
+        if refusal is not None:
+            raise refusal(actual) from cause
+        raise ChecksumError(
+            f"archive {self.path.name!r} has BLAKE2b-512 {actual[:16]}…, "
+            f"not the expected {expected[:16]}…: it was altered or is not the "
+            "archive you meant; download or copy it again"
+        ) from cause
+
+    # -- one pass ----------------------------------------------------------------
+
+    def stage(
+        self,
+        staging: str | os.PathLike,
+        choose: Chooser | None = None,
+        *,
+        provisional: Wanted = None,
+        checksum: str | None = None,
+        refusal: Refusal | None = None,
+    ) -> Manifest:
+        """Write the wanted members under ``staging``, verifying each; one pass.
+
+        Until the manifest is read, ``provisional`` says which member names to
+        write (None: all); once it is read and validated, ``choose(manifest)``
+        says (None: all). The other members are hashed and skipped. With
+        ``checksum`` (BLAKE2b-512 of the file), the bytes read are hashed too and
+        compared at the end; a file that is not that one is refused as such
+        (``refusal(actual)`` makes the error, a ChecksumError by default) even
+        when reading it failed first: the rest of it is hashed then. Every check
+        is done when this returns; on any error, what was written is under
+        ``staging`` only. See :mod:`diskette.archive.one_pass`.
+        """
+        root = Path(staging).resolve()
+        expected = normalise_checksum(checksum) if checksum else None
+        digest = hashlib.blake2b() if expected else None
+        one = OnePass(
+            self.path.name,
+            root,
+            max_size=self.max_size,
+            max_members=self.max_members,
+            choose=choose,
+            provisional=provisional,
+        )
+        self.members = one.tally.members  # as they are read
+        try:
+            self._one_pass(one, digest)
+        except DisketteError as error:
+            if digest is not None and expected is not None:
+                self._hash_rest(digest)
+                self._compare_file_checksum(
+                    digest.hexdigest(), expected, refusal, cause=error
+                )
+            raise
+        if digest is not None and expected is not None:
+            self._compare_file_checksum(digest.hexdigest(), expected, refusal)
+        if one.missed:
+            return self._stage_again(root, one)
+        manifest = one.finish()
+        self.manifest = manifest
+        self._manifest_bytes = one.manifest_bytes
+        return manifest
+
+    def _one_pass(self, one: OnePass, digest: Any) -> None:
+        """Read the archive once, from its start, through ``one``."""
+        file = self._open_file()
+        try:
+            with (
+                self._read_errors(),
+                ArchiveStream(
+                    file, one.tally.limit, name=self.path.name, digest=digest
+                ) as stream,
+            ):
+                self.compression = stream.compression
+                for tar, member in stream.members():
+                    one.member(tar, member, stream.limited)
+                stream.finish()
+        finally:
+            self.bytes_read += file.tell()
+
+    def _hash_rest(self, digest: Any) -> None:
+        """Hash what the pass left unread of the file, to tell it by its checksum."""
+        file = self._open_file()
+        start = file.tell()
+        for chunk in iter(lambda: file.read(CHUNK), b""):
+            digest.update(chunk)
+        self.bytes_read += file.tell() - start
+
+    def _stage_again(self, root: Path, one: OnePass) -> Manifest:
+        """``choose`` wants members that ``provisional`` skipped: start staging
+        again, from the verified headers and manifest, in a second pass."""
+        manifest = one.finish()
+        self.manifest = manifest
+        self._manifest_bytes = one.manifest_bytes
+        for child in root.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        wanted = one.choose(manifest) if one.choose is not None else None
+        self._extract_inspected(root, wanted)
+        return manifest
 
     # -- first pass --------------------------------------------------------------
 
@@ -151,8 +274,12 @@ class ArchiveReader:
         first = FirstPass(
             self.path.name, max_size=self.max_size, max_members=self.max_members
         )
+        file = self._open_file()
         with self._read_errors():
-            manifest_bytes = first.read(self._open_file())
+            try:
+                manifest_bytes = first.read(file)
+            finally:
+                self.bytes_read += file.tell()
         manifest = Manifest.from_bytes(manifest_bytes)
         check_layout(manifest, first.members)
         self.manifest = manifest
@@ -182,22 +309,30 @@ class ArchiveReader:
             self.max_size + ARCHIVE_OVERHEAD + MEMBER_OVERHEAD * (len(self.members) + 1)
         )
         count = 0
-        for tar, member, _reader in iterate_members(self._open_file(), limit):
-            if count >= len(self.members):
-                raise self._changed()
-            info = check_member(member)
-            if info != self.members[count]:
-                raise self._changed()
-            count += 1
-            content = None
-            if info.name == MANIFEST_NAME:
-                if read_all(tar, member) != self._manifest_bytes:
+        file = self._open_file()
+        try:
+            for tar, member, _reader in iterate_members(
+                file, limit, name=self.path.name
+            ):
+                if count >= len(self.members):
                     raise self._changed()
-            elif not info.is_dir:
-                content = tar.extractfile(member)
-                if content is None:
-                    raise ArchiveError(f"archive member {info.name!r} cannot be read")
-            yield member, info, content
+                info = check_member(member)
+                if info != self.members[count]:
+                    raise self._changed()
+                count += 1
+                content = None
+                if info.name == MANIFEST_NAME:
+                    if read_all(tar, member) != self._manifest_bytes:
+                        raise self._changed()
+                elif not info.is_dir:
+                    content = tar.extractfile(member)
+                    if content is None:
+                        raise ArchiveError(
+                            f"archive member {info.name!r} cannot be read"
+                        )
+                yield member, info, content
+        finally:
+            self.bytes_read += file.tell()
         if count != len(self.members):
             raise self._changed()
 
@@ -206,26 +341,26 @@ class ArchiveReader:
             f"archive {self.path.name!r} changed while it was read: refused"
         )
 
-    def extract(
-        self, staging: str | os.PathLike, *, wanted: Callable[[str], bool] | None = None
-    ) -> Path:
-        """Second pass: write wanted members under ``staging`` and verify checksums.
+    def extract(self, staging: str | os.PathLike, *, wanted: Wanted = None) -> Path:
+        """Write the ``wanted`` members (default: all) under ``staging``, verifying
+        each: :meth:`stage` with a fixed choice. Returns ``staging`` resolved."""
+        self.stage(staging, lambda manifest: wanted, provisional=wanted)
+        return Path(staging).resolve()
 
-        Every member is read and hashed, wanted or not; only wanted ones are
-        written. Returns ``staging``. Call :meth:`inspect` first.
-        """
+    def _extract_inspected(
+        self, root: Path, wanted: Callable[[str], bool] | None
+    ) -> None:
+        """Second pass after :meth:`inspect`: write wanted members under ``root``."""
         manifest = self._inspected()
-        root = Path(staging).resolve()
-        expected = _expected_checksums(manifest)
+        expected = expected_checksums(manifest)
         target = Staging(root, wanted)
         with self._read_errors():
             for member, info, content in self._second_pass():
                 digest = target.write(member, info, content)
                 check = expected.get(info.name)
                 if digest is not None and check is not None:
-                    _compare_digest(info.name, digest, check)
+                    compare_digest(info.name, digest, check)
         target.finish(manifest.storages)
-        return root
 
     def check_members(
         self, consume: Callable[[MemberInfo, BinaryIO], None] | None = None
@@ -237,7 +372,7 @@ class ArchiveReader:
         the caller's to judge. ``consume(info, stream)`` may read a file's
         content while it is hashed. Call :meth:`inspect` first.
         """
-        expected = _expected_checksums(self._inspected())
+        expected = expected_checksums(self._inspected())
         checks: list[MemberCheck] = []
         with self._read_errors():
             for _member, info, content in self._second_pass():
@@ -258,20 +393,3 @@ class ArchiveReader:
                     )
                 )
         return checks
-
-
-def _expected_checksums(manifest: Manifest) -> dict[str, str]:
-    expected = dict(manifest.members)
-    for item in manifest.data:
-        if item.sha256:
-            expected.setdefault(item.path, item.sha256)
-    return expected
-
-
-def _compare_digest(name: str, digest: str, expected: str) -> None:
-    if not hmac.compare_digest(digest, expected):
-        raise ChecksumError(
-            f"archive member {name!r} has sha256 {digest[:16]}…, the "
-            f"manifest says {expected[:16]}…: the archive was altered or damaged; "
-            "nothing was loaded"
-        )

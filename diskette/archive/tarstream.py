@@ -1,4 +1,4 @@
-"""One bounded pass over an untrusted ``.tar.gz``, and its errors in one line each.
+"""One bounded pass over an untrusted archive, and its errors in one line each.
 
 An archive is untrusted input: it is read as a stream (never seeking, never
 trusting tarfile's index), decompressed within a byte limit, with pax and GNU
@@ -12,15 +12,26 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from diskette.archive.gzip import LimitedGzip, TooLarge
+from diskette.archive.compression import CorruptStream
+from diskette.archive.source import (
+    Limited,
+    NotAnArchive,
+    Prefetcher,
+    SourceFile,
+    TooLarge,
+    decompressed,
+)
 from diskette.exceptions import ArchiveError, UnsafeArchiveError
 
 #: Tar framing allowed per member on top of its content (header, pax/long name, padding).
 MEMBER_OVERHEAD = 4096
 #: Tar end-of-archive blocks and record padding.
 ARCHIVE_OVERHEAD = 20 * 1024
+#: Bytes tarfile reads from the decompressed stream at a time: larger pieces cost
+#: fewer calls, but each header read copies what is left of the piece.
+BUFSIZE = 64 * 1024
 #: Largest pax / GNU long-name header data accepted (tarfile reads it into memory).
 _MAX_HEADER_DATA = 64 * 1024
 _HEADER_TYPES = (
@@ -45,29 +56,95 @@ class _BoundedTarInfo(tarfile.TarInfo):
         return super()._proc_member(tarfile)
 
 
+class ArchiveStream:
+    """One read of an archive file from its start: its members, bounded.
+
+    ``source`` counts (and with ``digest`` hashes) the file's bytes as they are
+    read; ``limited`` counts the decompressed bytes against ``limit``, which the
+    caller may raise as it goes. Use it as a context manager (it stops the
+    decompressing thread), inside :func:`read_errors`.
+    """
+
+    def __init__(self, file: BinaryIO, limit: int, *, name: str, digest: Any = None):
+        file.seek(0)
+        self.source = SourceFile(file, digest)
+        self.compression, reader = decompressed(self.source, name)
+        self._prefetcher = Prefetcher(reader)
+        self.limited = Limited(self._prefetcher, limit)
+        try:
+            self._tar = tarfile.open(  # type: ignore[call-overload]  # noqa: SIM115
+                fileobj=self.limited,
+                mode="r|",
+                tarinfo=_BoundedTarInfo,
+                bufsize=BUFSIZE,
+            )
+        except BaseException:
+            self._prefetcher.close()
+            raise
+
+    def __enter__(self) -> ArchiveStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._tar.close()
+        self._prefetcher.close()
+
+    def members(self) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
+        """Each ``(tar, member)``; read a member's content before the next one."""
+        for member in self._tar:
+            yield self._tar, member
+
+    def finish(self) -> None:
+        """Read to the end of the file: the decompressor checks its trailer and
+        that the stream is whole, and ``source`` has seen every byte."""
+        self.limited.drain()
+
+
+class MemberContent:
+    """The content of the member a stream of tar blocks is at: ``size`` bytes.
+
+    It reads the tar stream itself, as ``TarFile.extractfile`` does through two
+    more layers (a buffered reader copying into its buffer); tarfile skips the
+    padding when it reads the next header. Read it whole before the next member.
+    """
+
+    def __init__(self, tar: tarfile.TarFile, member: tarfile.TarInfo):
+        self._stream: Any = tar.fileobj
+        self._left = int(member.size)
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        size = self._left if size is None or size < 0 else min(size, self._left)
+        data: bytes = self._stream.read(size)
+        if len(data) != size:
+            raise tarfile.ReadError("unexpected end of data")
+        self._left -= size
+        return data
+
+
 def iterate_members(
-    file: BinaryIO, limit: int
-) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo, LimitedGzip]]:
+    file: BinaryIO, limit: int, *, name: str
+) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo, Limited]]:
     """Yield ``(tar, member, reader)`` for each member of ``file`` from its start.
 
     At most ``limit`` decompressed bytes are read (the caller may raise
-    ``reader.limit`` as it goes); the gzip trailer is checked at the end. Use
-    inside :func:`read_errors`, around the caller's loop too: reading a member's
-    content happens there.
+    ``reader.limit`` as it goes); the stream is read to its end and checked
+    there. Use inside :func:`read_errors`, around the caller's loop too: reading
+    a member's content happens there.
     """
-    file.seek(0)
-    reader = LimitedGzip(file, limit)
-    with tarfile.open(  # type: ignore[call-overload]
-        fileobj=reader, mode="r|", tarinfo=_BoundedTarInfo
-    ) as tar:
-        for member in tar:
-            yield tar, member, reader
-    reader.drain()
+    with ArchiveStream(file, limit, name=name) as stream:
+        for tar, member in stream.members():
+            yield tar, member, stream.limited
+        stream.finish()
 
 
 @contextmanager
 def read_errors(name: str, max_size: int) -> Iterator[None]:
-    """Turn what tarfile, gzip and zlib raise into one-line ArchiveErrors.
+    """Turn what tarfile and the decompressors raise into one-line ArchiveErrors.
 
     ``name`` is the archive's file name, ``max_size`` DISKETTE_LOAD_MAX_SIZE.
     """
@@ -76,7 +153,7 @@ def read_errors(name: str, max_size: int) -> Iterator[None]:
     except TooLarge:
         raise UnsafeArchiveError(
             f"archive {name!r} decompresses to more than DISKETTE_LOAD_MAX_SIZE "
-            f"({max_size} bytes): refused as a possible gzip bomb; raise the "
+            f"({max_size} bytes): refused as a possible decompression bomb; raise the "
             "setting if the archive is genuine"
         ) from None
     except _HugeHeader as error:
@@ -84,11 +161,18 @@ def read_errors(name: str, max_size: int) -> Iterator[None]:
             f"archive {name!r} has an extended header of {error.args[0]} bytes "
             f"(more than {_MAX_HEADER_DATA}): refusing the archive"
         ) from None
+    except NotAnArchive:
+        raise ArchiveError(
+            f"archive {name!r} is not a gzip file, a zstd file or a tar archive (its "
+            "first bytes are none of theirs): give an archive written by diskette_dump"
+        ) from None
     except gzip.BadGzipFile as error:
         raise ArchiveError(
             f"archive {name!r} is not a gzip file or is damaged ({error}): "
-            "give a .tar.gz written by diskette_dump"
+            "give an archive written by diskette_dump"
         ) from None
+    except CorruptStream as error:
+        raise _corrupt(name, str(error)) from None
     except EOFError:
         raise ArchiveError(
             f"archive {name!r} is truncated (the compressed data ends early): "
@@ -118,6 +202,6 @@ def _tar_read_error(name: str, message: str) -> ArchiveError:
             f"archive {name!r} is truncated ({message}): copy or download it again"
         )
     return ArchiveError(
-        f"archive {name!r} is not a tar archive ({message}): give a .tar.gz "
+        f"archive {name!r} is not a tar archive ({message}): give an archive "
         "written by diskette_dump"
     )

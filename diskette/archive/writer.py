@@ -1,4 +1,4 @@
-"""The archive writer: members streamed into a ``.tar.gz`` that appears only when complete."""
+"""The archive writer: members streamed into a compressed tar that appears only when complete."""
 
 from __future__ import annotations
 
@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from diskette.archive.checksums import HashingReader, HashingWriter
-from diskette.archive.gzip import GZIP_THREADS, ParallelGzip
+from diskette.archive.compression import (
+    DEFAULT_LEVEL,
+    GZIP,
+    ZSTD,
+    check_compression,
+    compression_level,
+    compression_threads,
+)
+from diskette.archive.gzip import ParallelGzip
+from diskette.archive.zstd import ZstdWriter
 from diskette.owner import hold_file
 
 #: Read and write buffer when copying member content.
@@ -42,7 +51,12 @@ class WrittenArchive:
 
 
 class ArchiveWriter:
-    """Stream members into a ``.tar.gz`` that appears under its name only when complete.
+    """Stream members into a tar archive that appears under its name only when complete.
+
+    ``compression`` is ``gzip`` (the default, in blocks compressed by several
+    threads), ``zstd`` (zstd's own threads) or ``none``; ``compresslevel`` is
+    its level, :data:`~diskette.archive.compression.DEFAULT_LEVEL` for the
+    compression's default.
 
     The archive is written to ``.<name>.XXXXXXXX.part`` beside its final path,
     0600 and locked by this process while it is written (a next run tells a dead
@@ -59,13 +73,15 @@ class ArchiveWriter:
         path: str | os.PathLike,
         *,
         permissions: int = 0o600,
-        compresslevel: int = 6,
+        compresslevel: int = DEFAULT_LEVEL,
         overwrite: bool = True,
+        compression: str = GZIP,
     ):
         self.path = Path(path)
         self.overwrite = overwrite
         self.permissions = permissions
-        self.compresslevel = compresslevel
+        self.compression = check_compression(compression)
+        self.compresslevel = compression_level(self.compression, compresslevel)
         self.members: dict[str, str] = {}
         self.temp_path: Path | None = None
         self._file: Any = None
@@ -91,16 +107,30 @@ class ArchiveWriter:
             self.abort()
             raise
         self._hashing = HashingWriter(self._file, hashlib.blake2b())
-        self._gzip = ParallelGzip(
-            self._hashing,
-            compresslevel=self.compresslevel,
-            threads=max(1, min(GZIP_THREADS, os.cpu_count() or 1)),
+        try:
+            self._gzip = self._compressor(self._hashing)
+        except BaseException:
+            self.abort()
+            raise
+        # Not tarfile's stream mode ("w|"): its buffer copies what is left of
+        # it on every write. Plain "w" writes each header and piece through.
+        self._tar = tarfile.TarFile(
+            fileobj=_Positioned(self._gzip),
+            mode="w",
+            format=tarfile.PAX_FORMAT,
+            encoding="utf-8",
+            copybufsize=COPY_BUFFER,
         )
-        self._tar = tarfile.open(
-            fileobj=self._gzip, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8"
-        )
-        self._tar.copybufsize = COPY_BUFFER
         return self
+
+    def _compressor(self, raw: Any) -> Any:
+        """The stream that compresses into ``raw`` (``raw`` itself for none)."""
+        threads = compression_threads()
+        if self.compression == GZIP:
+            return ParallelGzip(raw, compresslevel=self.compresslevel, threads=threads)
+        if self.compression == ZSTD:
+            return ZstdWriter(raw, level=self.compresslevel, threads=threads)
+        return _Plain(raw)
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if exc_type is not None or not self._done:
@@ -171,6 +201,7 @@ class ArchiveWriter:
         """Finish the archive, flush it to disk and rename it to its final name."""
         self._tar.close()
         self._gzip.close()
+        self._hashing.close()
         self._file.flush()
         os.fchmod(self._file.fileno(), self.permissions)
         os.fsync(self._file.fileno())
@@ -203,6 +234,8 @@ class ArchiveWriter:
         if self._gzip is not None:
             with suppress(Exception):  # stop compressing before closing the tar
                 self._gzip.abort()
+        if self._hashing is not None:
+            self._hashing.abort()
         for closing in (self._tar, self._file):
             if closing is not None:
                 with suppress(Exception):  # the temp file goes away anyway
@@ -210,6 +243,38 @@ class ArchiveWriter:
         if self.temp_path is not None and not self._done:
             self.temp_path.unlink(missing_ok=True)
         self._done = True
+
+
+class _Positioned:
+    """A write-only stream that tells how much was written, as tarfile's "w" asks."""
+
+    def __init__(self, raw: Any):
+        self.raw = raw
+        self.position = 0
+
+    def write(self, data: bytes) -> int:
+        self.raw.write(data)
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+
+class _Plain:
+    """No compression: what tar writes goes to the file as it is."""
+
+    def __init__(self, raw: Any):
+        self.write = raw.write
+
+    def flush(self) -> None:
+        """Nothing to do: the file is flushed on commit."""
+
+    def close(self) -> None:
+        """Nothing to do: the file is closed on commit."""
+
+    def abort(self) -> None:
+        """Nothing to do: the file is removed."""
 
 
 #: Errors of ``os.link`` that mean "this file system has no hard links".

@@ -70,6 +70,7 @@ from diskette.checks.destinations import (
 )
 from diskette.checks.dump import (
     FILENAME_PLACEHOLDERS,
+    dump_compression_problems,
     dump_filename_problems,
     dump_format_problems,
     dump_permissions_problems,
@@ -103,6 +104,7 @@ _CHECKERS: tuple[Callable[[DisketteSettings], list[Problem]], ...] = (
     dump_filename_problems,
     dump_permissions_problems,
     dump_format_problems,
+    dump_compression_problems,
     archive_storage_problems,
     retention_problems,
     limits_problems,

@@ -1,8 +1,8 @@
 """Checks of how a dump writes its archive and fixtures.
 
 ``DISKETTE_DUMP_FILENAME`` (E007, E008), ``DISKETTE_DUMP_PERMISSIONS`` (E009,
-W002, W003) and ``DISKETTE_DUMP_FORMAT`` (E010, with the formats' own rule from
-:mod:`diskette.definitions.formats`).
+W002, W003), ``DISKETTE_DUMP_FORMAT`` (E010, with the formats' own rule from
+:mod:`diskette.definitions.formats`) and ``DISKETTE_DUMP_COMPRESSION`` (E020).
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 import string
 
+from diskette.archive.compression import COMPRESSIONS, ZSTD, zstandard
 from diskette.checks.limits import is_int
 from diskette.conf import DisketteSettings
 from diskette.definitions import available_formats, format_problem
+from diskette.exceptions import ConfigurationError
 from diskette.problems import Problem, kind_of
 
 #: The placeholders ``DISKETTE_DUMP_FILENAME`` may hold.
@@ -127,3 +129,31 @@ def dump_format_problems(conf: DisketteSettings) -> list[Problem]:
             + ".",
         )
     ]
+
+
+def dump_compression_problems(conf: DisketteSettings) -> list[Problem]:
+    """E020 when the compression is unknown, or is zstd without its package."""
+    name = "DISKETTE_DUMP_COMPRESSION"
+    value = conf.dump_compression
+    if value not in COMPRESSIONS:
+        return [
+            Problem(
+                "E020",
+                (name,),
+                f"{name} {value!r} is not a compression",
+                "Set it to one of " + ", ".join(repr(c) for c in COMPRESSIONS) + ".",
+            )
+        ]
+    if value == ZSTD:
+        try:
+            zstandard(f"{name} 'zstd'")
+        except ConfigurationError as error:
+            return [
+                Problem(
+                    "E020",
+                    (name,),
+                    str(error),
+                    "Install the extra, or set it to 'gzip' or 'none'.",
+                )
+            ]
+    return []

@@ -98,7 +98,7 @@ class ResolvedArchive:
     @property
     def filename(self) -> str:
         """The archive's own file name, for the local copy of a fetch."""
-        return posixpath.basename(self.name or "") or "archive.tar.gz"
+        return posixpath.basename(self.name or "") or "archive"
 
 
 def resolve_archive(
@@ -192,9 +192,15 @@ def sidecar_mismatch(resolved: ResolvedArchive, path: Path) -> ChecksumError | N
     actual = archive_checksum(path)
     if hmac.compare_digest(actual, resolved.checksum):
         return None
+    return sidecar_refusal(resolved, actual)
+
+
+def sidecar_refusal(resolved: ResolvedArchive, actual: str) -> ChecksumError:
+    """The refusal of an archive whose BLAKE2b-512 is ``actual``, not the one its
+    sidecar records (``resolved.checksum``)."""
     return ChecksumError(
         f"{resolved.described} has BLAKE2b-512 {actual[:16]}…, not the "
-        f"{resolved.checksum[:16]}… its sidecar {sidecar_name(resolved.name or '')!r} "
+        f"{(resolved.checksum or '')[:16]}… its sidecar {sidecar_name(resolved.name or '')!r} "
         "records: it is not the archive the dump wrote there (altered, or replaced "
         "under its name); nothing was changed"
     )

@@ -36,7 +36,8 @@ from django.core.serializers.base import (
 from django.db import DatabaseError, connections, transaction
 from django.db.models import ManyToManyRel, ManyToOneRel, Model
 
-from diskette.loading import sql
+from diskette.loading import postgres, sql
+from diskette.loading.constraints import before_write
 from diskette.loading.errors import Missing, missing, naming
 
 if TYPE_CHECKING:
@@ -233,8 +234,9 @@ def finish_deferred(state: LoadState, writer: Saver) -> None:
 class Updates:
     """``save_base(raw=True)`` of saved objects whose rows exist, in batches: one
     UPDATE of every local non-primary-key column per object, run per model with
-    ``executemany``. A row met twice first writes what is pending, so the last
-    save wins, as one by one."""
+    ``executemany`` (on PostgreSQL, one ``UPDATE ... FROM (VALUES ...)`` per
+    batch). A row met twice first writes what is pending, so the last save
+    wins, as one by one."""
 
     def __init__(self, state: LoadState, exact: Exactness):
         self.state = state
@@ -270,7 +272,15 @@ class Updates:
                 ", ".join(f"{quote(f.column)} = %s" for f in fields),
                 quote(meta.pk.column),
             )
-            plan = (statement, sql.preps(fields), meta.pk.get_db_prep_save)
+            bulk = None
+            if connection.vendor == "postgresql":
+                columns = [f.column for f in fields] + [meta.pk.column]
+                bulk = (
+                    meta.db_table,
+                    columns,
+                    postgres.column_types(connection, meta.db_table, columns),
+                )
+            plan = (statement, sql.preps(fields), meta.pk.get_db_prep_save, bulk)
         self.plans[model] = plan
         return plan
 
@@ -298,7 +308,7 @@ class Updates:
         pending[0].add(obj.pk)
         pending[2].append((item, name))
         connection = connections[self.using]
-        _statement, preps, prep_pk = plan
+        _statement, preps, prep_pk, _bulk = plan
         row = sql.row_values(obj, preps, connection)
         row.append(prep_pk(obj.pk, connection))
         pending[1].append(row)
@@ -315,7 +325,15 @@ class Updates:
         try:
             with transaction.atomic(using=self.using), connection.cursor() as cursor:
                 for model, (_pks, rows, _items) in pending.items():
-                    cursor.executemany(self.plans[model][0], rows)
+                    before_write(model, self.using)
+                    statement, _preps, _prep_pk, bulk = self.plans[model]
+                    if bulk is None:
+                        cursor.executemany(statement, rows)
+                    else:
+                        table, columns, types = bulk
+                        postgres.update_from_values(
+                            connection, table, columns, types, rows
+                        )
         except (DatabaseError, ValueError, TypeError):
             # Rolled back: one by one, so that the error names its object.
             for _pks, _rows, items in pending.values():

@@ -44,6 +44,7 @@ from diskette.exceptions import (
 from diskette.loading.batch import BatchSaver
 from diskette.loading.caches import clear_caches
 from diskette.loading.collector import FORGET_QUERIES_EVERY, Collector
+from diskette.loading.constraints import ForeignKeys, set_aside
 from diskette.loading.deferral import DeferredObjects, finish_deferred, save_deferred
 from diskette.loading.errors import broken_reference, one_line
 from diskette.loading.exactness import Exactness
@@ -239,7 +240,10 @@ def _run(
             reporter.detail("Flushing the database")
             flush_database(using)
             state.flushed = True
-        with connection.constraint_checks_disabled():
+        with (
+            connection.constraint_checks_disabled(),
+            set_aside(connection, flushed=state.flushed) as foreign_keys,
+        ):
             if before_load is not None:
                 before_load()
             writer = _writer(state, saver)
@@ -251,7 +255,7 @@ def _run(
                 )
             writer.close()
             finish_deferred(state, writer)
-        _check_constraints(connection, state)
+        _check_constraints(connection, state, foreign_keys)
         _reset_sequences(connection, state, reporter)
         if before_commit is not None:
             # The last statements of the transaction (the load journal's
@@ -361,16 +365,22 @@ def _tally(result: LoadedFixture, saved: dict[type[Model], int]) -> None:
         result.objects += count
 
 
-def _check_constraints(connection, state: LoadState) -> None:
-    """The foreign key checks of every table written, once, at the end; a
+def _check_constraints(
+    connection, state: LoadState, foreign_keys: ForeignKeys | None = None
+) -> None:
+    """The foreign key checks of every table written, once, at the end: the
+    checks queued by the rows, then the foreign keys the load set aside added
+    again (one validating query each, :mod:`diskette.loading.constraints`); a
     failure names the object, its field and the missing object."""
-    if not state.tables:
+    if not state.tables and not (foreign_keys and foreign_keys.set_aside):
         return
     try:
         # In a savepoint: after a failure the transaction can still find the
         # row PostgreSQL does not name.
         with transaction.atomic(using=connection.alias):
             connection.check_constraints(table_names=sorted(state.tables))
+            if foreign_keys is not None:
+                foreign_keys.restore()
     except IntegrityError as error:
         raise IntegrityLoadError(
             broken_reference(error, connection.alias, state)

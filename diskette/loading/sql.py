@@ -4,7 +4,9 @@
 the others write many rows in one statement exactly as those saves would write
 them one by one: the raw attribute values of the local concrete fields, prepared by
 each field for the database. They are shared by the batched saver and by the
-finish of forward references.
+finish of forward references. On PostgreSQL the rows of a batch go in with one
+COPY (:mod:`diskette.loading.postgres`), and each write first lets the load set
+the foreign keys of its tables aside (:mod:`diskette.loading.constraints`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from django.db import connections, transaction
 from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import BinaryField, CharField, Field, Model, TextField
 from django.db.models.signals import post_save, pre_save
+
+from diskette.loading import postgres
+from diskette.loading.constraints import before_write
 
 #: Objects kept per model before their rows are inserted (and rows per UPDATE
 #: batch); read as ``sql.BATCH_SIZE`` so that a test may lower it.
@@ -98,18 +103,35 @@ def insert_rows(model: type[Model], objs: list, using: str, *, pk: bool = True) 
         if not getattr(f, "generated", False) and (pk or f is not meta.pk)
     ]
     connection = connections[using]
-    if any(own_placeholder(f, connection) for f in fields):
-        manager = model._base_manager.using(using)
-        size = max(min(BATCH_SIZE, connection.ops.bulk_batch_size(fields, objs)), 1)
-        for start in range(0, len(objs), size):
-            manager._insert(
-                objs[start : start + size], fields=fields, raw=pk, using=using
-            )
+    own = [f for f in fields if own_placeholder(f, connection)]
+    if own and not (
+        postgres.copies(connection) and all(postgres.casts_to_column(f) for f in own)
+    ):
+        _insert_with_placeholders(model, fields, objs, using, pk=pk)
         return
     plan = preps(fields)
-    insert_prepared(
-        model, fields, [row_values(obj, plan, connection) for obj in objs], using
-    )
+    rows = [row_values(obj, plan, connection) for obj in objs]
+    if not own:
+        insert_prepared(model, fields, rows, using)
+        return
+    # Placeholders that cast to the column's type: COPY does the same.
+    before_write(model, using)
+    if not postgres.copy_rows(
+        connection, model._meta.db_table, [f.column for f in fields], rows
+    ):
+        _insert_with_placeholders(model, fields, objs, using, pk=pk)
+
+
+def _insert_with_placeholders(
+    model: type[Model], fields: list[Field], objs: list, using: str, *, pk: bool
+) -> None:
+    """The ORM's INSERT, for fields whose values need their own placeholders."""
+    before_write(model, using)
+    connection = connections[using]
+    manager = model._base_manager.using(using)
+    size = max(min(BATCH_SIZE, connection.ops.bulk_batch_size(fields, objs)), 1)
+    for start in range(0, len(objs), size):
+        manager._insert(objs[start : start + size], fields=fields, raw=pk, using=using)
 
 
 def insert_prepared(
@@ -117,12 +139,16 @@ def insert_prepared(
 ) -> None:
     """INSERT rows whose values are already the database's (each field's
     ``get_db_prep_save``), in ``fields`` order: the one statement every batched
-    write of model rows ends in."""
+    write of model rows ends in (a COPY on PostgreSQL)."""
     connection = connections[using]
+    before_write(model, using)
+    table = model._meta.db_table
+    if postgres.copy_rows(connection, table, [f.column for f in fields], rows):
+        return
     quote = connection.ops.quote_name
     # Names are quoted by the backend; values are parameters.
     sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
-        quote(model._meta.db_table),
+        quote(table),
         ", ".join(quote(f.column) for f in fields),
         ", ".join(["%s"] * len(fields)),
     )
@@ -180,20 +206,21 @@ def row_values(obj: Model, plan: list[tuple], connection) -> list:
 
 
 def insert_links(through, source, target, pairs: list, using: str) -> None:
-    """INSERT many-to-many rows as ``add()`` does: the ids come from the table."""
+    """INSERT many-to-many rows as ``add()`` does: the ids come from the table
+    (a COPY on PostgreSQL)."""
     connection = connections[using]
+    before_write(through, using)
+    prep_source, prep_target = source.get_db_prep_save, target.get_db_prep_save
+    rows = [(prep_source(a, connection), prep_target(b, connection)) for a, b in pairs]
+    if postgres.copy_rows(
+        connection, through._meta.db_table, (source.column, target.column), rows
+    ):
+        return
     quote = connection.ops.quote_name
     table, columns = (
         quote(through._meta.db_table),
         (quote(source.column), quote(target.column)),
     )
     sql = f"INSERT INTO {table} ({columns[0]}, {columns[1]}) VALUES (%s, %s)"  # noqa: S608
-    prep_source, prep_target = source.get_db_prep_save, target.get_db_prep_save
     with connection.cursor() as cursor:
-        cursor.executemany(
-            sql,
-            [
-                (prep_source(a, connection), prep_target(b, connection))
-                for a, b in pairs
-            ],
-        )
+        cursor.executemany(sql, rows)

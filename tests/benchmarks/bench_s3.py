@@ -3,15 +3,11 @@
 The dump to S3 and the load from it go through the same real server the tests
 use (``start_s3_server`` of ``tests/servers/s3.py``): moto as its own process on
 loopback, with credentials it checks and one bucket. The benchmark starts it
-once, before the first size, and stops it when the run ends, however it ends.
+once, before the first SQLite size, and stops it when the SQLite sizes are done,
+however they end.
 
-The server is started and held by a child process (this file run as a script),
-not by the benchmark itself: preparing it imports pytest, moto and boto3, some
-60 MiB, and on Linux a child's peak RSS (``ru_maxrss``) includes the memory of
-the process it was started from, so every measured step would report at least
-that much. The child prints the server's details as one JSON line, then stops
-the server when its standard input closes: when the benchmark stops it, or dies
-(the guard of ``tests/servers/process.py`` does the same for the server itself).
+The server is started and held by a child process (``bench_holder.py`` says
+why), which stops it when the benchmark stops it or dies.
 
 The sandbox reaches the bucket through the ``sandbox_s3`` alias of ``STORAGES``,
 which ``sandbox/settings.py`` defines only when the ``SANDBOX_S3_*`` variables are
@@ -23,11 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import json
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as the holder script
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.benchmarks import bench_holder  # noqa: E402
 
 #: The ``STORAGES`` alias of sandbox/settings.py that the S3 steps name.
 ALIAS = "sandbox_s3"
@@ -39,7 +37,6 @@ REQUIREMENTS = (
     ("storages", "django-storages[s3]"),
     ("pytest", "pytest"),
 )
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def missing_requirement() -> str | None:
@@ -59,8 +56,11 @@ def skipped(reason: str) -> dict:
 class S3Destination:
     """The child holding the server, and the server's details (``S3Server`` fields)."""
 
-    holder: subprocess.Popen
-    details: dict
+    held: bench_holder.Held
+
+    @property
+    def details(self) -> dict:
+        return self.held.details
 
     def environment(self, location: str) -> dict[str, str]:
         """The ``SANDBOX_S3_*`` variables giving a site the alias, under ``location``."""
@@ -81,52 +81,19 @@ class S3Destination:
             "startup_seconds": round(self.details["startup_seconds"], 3),
         }
 
-    def stop(self, timeout: float = 30) -> None:
-        """Close the holder's input (it stops the server), wait, kill if it lingers."""
-        started = time.perf_counter()
-        if self.holder.stdin is not None:
-            self.holder.stdin.close()
-        try:
-            self.holder.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.holder.kill()  # the server's guard then sees its input close
-            self.holder.wait()
-        print(
-            f"S3 server (moto) stopped after {time.perf_counter() - started:.1f}s",
-            flush=True,
-        )
+    def stop(self) -> None:
+        self.held.stop()
 
 
 def start(directory: Path) -> S3Destination:
-    """Start the holder and wait for the server's details; RuntimeError if none come.
-
-    The wait is bounded: the holder gives up after the start attempts of
-    ``start_on_free_port`` and the timeouts of the boto3 calls that prepare it.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    errors = directory / "holder.err"
-    with open(errors, "wb") as stderr:
-        holder = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), str(directory)],
-            cwd=REPO_ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            start_new_session=True,  # the benchmark decides when it stops
-        )
-    assert holder.stdout is not None
-    line = holder.stdout.readline()
-    if not line:
-        holder.wait()
-        tail = errors.read_text("utf-8", "replace").strip().splitlines()[-3:]
-        raise RuntimeError(" / ".join(tail) or f"exit status {holder.returncode}")
-    details = json.loads(line)
+    """Start the holder and wait for the server's details; RuntimeError if none come."""
+    held = bench_holder.start("S3 server (moto)", Path(__file__).resolve(), directory)
     print(
-        f"S3 server (moto) at {details['endpoint_url']}, started in "
-        f"{details['startup_seconds']:.1f}s (not counted)",
+        f"S3 server (moto) at {held.details['endpoint_url']}, started in "
+        f"{held.details['startup_seconds']:.1f}s (not counted)",
         flush=True,
     )
-    return S3Destination(holder, details)
+    return S3Destination(held)
 
 
 def hold(directory: Path) -> None:
@@ -135,12 +102,10 @@ def hold(directory: Path) -> None:
 
     server, details = start_s3_server(directory)
     try:
-        print(json.dumps(dataclasses.asdict(details)), flush=True)
-        sys.stdin.buffer.read()
+        bench_holder.serve(dataclasses.asdict(details))
     finally:
         server.stop()
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(REPO_ROOT))
     hold(Path(sys.argv[1]))

@@ -22,6 +22,7 @@ from diskette.management.base import FLAGS, DisketteCommand
 _FLAG_WORDS = (
     ("format: ", "--format: "),
     ("compresslevel ", "compresslevel (--compresslevel) "),
+    ("compression ", "--compression "),
     ("apps names ", "--app names "),
     ("exclude_apps names ", "--exclude-app names "),
     ("strict: ", "--strict: "),
@@ -170,12 +171,22 @@ _OPTIONS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
     ),
     (
         _ARCHIVE,
+        ("--compression",),
+        {
+            "metavar": "gzip|zstd|none",
+            "help": "how the archive is compressed: gzip (.tar.gz), zstd (.tar.zst, "
+            "needs the zstd extra) or none (.tar); default DISKETTE_DUMP_COMPRESSION "
+            "(gzip)",
+        },
+    ),
+    (
+        _ARCHIVE,
         ("--compresslevel",),
         {
             "type": int,
-            "default": 6,
-            "metavar": "0-9",
-            "help": "gzip compression level (default 6)",
+            "metavar": "LEVEL",
+            "help": "compression level: 0-9 for gzip (default 6), 1-19 for zstd "
+            "(default 3)",
         },
     ),
     (
@@ -229,7 +240,8 @@ _OPTIONS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
 class Command(DisketteCommand):
     help = (
         "Dump the application definitions' data as fixtures and the storages' files "
-        "into one .tar.gz archive with a manifest."
+        "into one archive (.tar.gz, or .tar.zst or .tar with --compression) with a "
+        "manifest."
     )
     flags = {
         **FLAGS,
@@ -270,10 +282,12 @@ class Command(DisketteCommand):
             "apps": options["apps"],
             "exclude_apps": options["exclude_apps"],
             "format": options["format"],
-            "compresslevel": options["compresslevel"],
+            "compression": options["compression"],
             "using": options["database"],
             "strict": options["strict"],
         }
+        if options["compresslevel"] is not None:
+            choices["compresslevel"] = options["compresslevel"]
         if options["prune"] and (options["no_archive"] or options["check"]):
             raise CommandError(
                 "--prune prunes after a dump: leave it out with --check and "
