@@ -10,12 +10,13 @@ also warns about rows a default manager hides), and ``json`` keeps microseconds
 
 Three things make it fast without changing the output: objects are read in
 chunks; what the serializer would query per object (natural foreign keys, M2M
-values) is fetched once per chunk (:mod:`diskette.dumping.prefetch`); and ``json`` and
-``jsonl`` are written by drop-in subclasses of Django's serializers
-(:mod:`diskette.dumping.serializer`) which, for a model whose fields are all Django's
-own, work from ``values_list`` rows instead of model instances (decided once per
-model, see :func:`diskette.dumping.serializer.row_plan`). Other formats are written by
-Django's own serializers. A definition with
+values) is fetched once per chunk (:mod:`diskette.dumping.prefetch`), with
+queries whose cost follows the chunk, not the table (:mod:`diskette.dumping.chunks`);
+and ``json`` and ``jsonl`` are written by drop-in subclasses of Django's
+serializers (:mod:`diskette.dumping.serializer`) which, for a model whose fields
+are all Django's own, work from ``values_list`` rows instead of model instances
+(decided once per model, see :func:`diskette.dumping.serializer.row_plan`). Other
+formats are written by Django's own serializers. A definition with
 ``dump_command`` runs that management command instead, with the arguments
 ``dumpdata`` would take.
 """
@@ -36,6 +37,7 @@ from django.core import serializers
 from django.db import DEFAULT_DB_ALIAS
 
 from diskette.definitions import Definition
+from diskette.dumping.chunks import ChunkRange
 from diskette.dumping.cleanup import collector_paused, frames_released
 from diskette.dumping.dump_command import (
     count_fixture_objects,
@@ -54,6 +56,7 @@ from diskette.dumping.reading import (
 from diskette.dumping.row_links import ForeignKeys, ManyValues, plain_instances
 from diskette.dumping.rows import RowChunk, RowPlan, row_plan
 from diskette.dumping.serializer import get_serializer, is_fast
+from diskette.dumping.text_values import read_as_text
 from diskette.exceptions import DumpError
 from diskette.owner import private_file
 from diskette.reporter import Reporter
@@ -141,6 +144,7 @@ def _objects(
                 natural_primary=definition.natural_primary,
             )
         if plan is not None:
+            plan = read_as_text(plan, using)
             # Closed here, not by the garbage collector: an interrupted dump
             # would otherwise close the rows' cursor after its connection.
             with closing(_row_chunks(plan, queryset, using, caches, CHUNK_SIZE)) as it:
@@ -198,9 +202,13 @@ def _row_chunks(
 ) -> Iterator[RowChunk]:
     """The model's rows in chunks, with their natural keys and M2M values.
 
-    Per chunk, one query per link (none for natural keys already known), over
-    the chunk's primary key range: no model instance for the dumped objects,
-    and one per related object while its key stays in the bounded cache.
+    Per chunk, one query per M2M field, by the chunk's primary key range on the
+    through table's own column (:mod:`diskette.dumping.chunks`), and one per
+    batch of natural keys not known yet: no model instance for the dumped
+    objects, one per related object while its key stays in the bounded cache,
+    and the order of M2M values read once (:mod:`diskette.dumping.target_order`).
+    On PostgreSQL, the columns whose text is the fixture's are read as text
+    (:mod:`diskette.dumping.text_values`).
     """
     indexes = {name: index for name, index, *_rest in plan.fields}
     foreign = [
@@ -214,21 +222,23 @@ def _row_chunks(
         return keys[name].fetch_one(value)
 
     rows: list = []
-    iterator = queryset.values_list(*plan.columns).iterator(chunk_size=size)
+    iterator = queryset.values_list(*(plan.selects or plan.columns)).iterator(
+        chunk_size=size
+    )
     try:
         while True:
             rows = list(islice(iterator, size))
             if not rows:
                 return
-            source = queryset.filter(pk__gte=rows[0][0], pk__lte=rows[-1][0])
+            chunk = ChunkRange(queryset, rows[0][0], rows[-1][0])
             yield RowChunk(
                 plan=plan,
                 rows=rows,
                 foreign={
-                    item.name: item.get([row[index] for row in rows], source)
+                    item.name: item.get([row[index] for row in rows])
                     for item, index in foreign
                 },
-                many={item.name: item.get(source) for item in many},
+                many={item.name: item.get(chunk) for item in many},
                 fetch_one=fetch_one,
             )
             if len(rows) < size:

@@ -19,7 +19,9 @@ declared in ``natural_key.dependencies`` (as Django's docs ask, and as
 
 Each query selects its rows with a subquery over the chunk (a primary key range
 of the dumped model), so that the SQL stays short (Django keeps the last queries
-in memory when ``DEBUG`` is on) and no parameter limit applies.
+in memory when ``DEBUG`` is on) and no parameter limit applies; a through
+table's rows, by the range on their own column, which its index serves (see
+:mod:`diskette.dumping.chunks`).
 
 For ``json`` and ``jsonl`` the dumper writes most models from rows
 (:func:`diskette.dumping.rows.row_plan`), whose natural keys and M2M values come
@@ -33,6 +35,8 @@ from contextlib import closing
 
 from django.apps import apps as django_apps
 from django.db.models import QuerySet
+
+from diskette.dumping.chunks import ChunkRange
 
 #: Attribute of a dumped object holding ``{m2m field name: [related objects]}``.
 M2M_ATTRIBUTE = "_diskette_m2m"
@@ -124,11 +128,22 @@ class _Many(ThroughTable):
             queryset = queryset.order_by("pk")
         self.queryset = queryset
 
-    def attach(self, objects: list, source: QuerySet, as_queryset: bool) -> None:
+    def attach(
+        self,
+        objects: list,
+        source: QuerySet,
+        as_queryset: bool,
+        chunk: ChunkRange | None = None,
+    ) -> None:
         values: dict = {getattr(obj, self.source_key): [] for obj in objects}
-        links = self.links.filter(
-            **{f"{self.source_attname}__in": source.values(self.source_key)}
-        )
+        if chunk is None:
+            links = self.links.filter(
+                **{f"{self.source_attname}__in": source.values(self.source_key)}
+            )
+        else:
+            links = chunk.pointing_here(
+                self.links.all(), self.source_attname, self.source_key
+            )
         by_target: dict = {}
         for origin, target in links.values_list(
             self.source_attname, self.target_attname
@@ -229,14 +244,19 @@ class RelatedLoader:
         ]
         return cls(foreign, []) if foreign else None
 
-    def attach(self, objects: list, source: QuerySet) -> None:
-        """Fetch for ``objects``, which are (a subset of) the rows of ``source``."""
+    def attach(
+        self, objects: list, source: QuerySet, chunk: ChunkRange | None = None
+    ) -> None:
+        """Fetch for ``objects``, which are (a subset of) the rows of ``source``.
+
+        ``chunk``: the range of primary keys ``source`` selects, when it is one.
+        """
         if not objects:
             return
         for item in self.foreign:
             item.attach(objects, source)
         for item in self.many:
-            item.attach(objects, source, self.as_queryset)
+            item.attach(objects, source, self.as_queryset, chunk)
 
     def chunks(self, queryset: QuerySet, size: int) -> Iterator[list]:
         """Iterate ``queryset`` (ordered by primary key) in lists of ``size``.
@@ -262,6 +282,5 @@ class RelatedLoader:
     def _attach_range(self, queryset: QuerySet, chunk: list, pk: str) -> None:
         if not self:
             return
-        first, last = getattr(chunk[0], pk), getattr(chunk[-1], pk)
-        source = queryset.filter(pk__gte=first, pk__lte=last)
-        self.attach(chunk, source)
+        bounds = ChunkRange(queryset, getattr(chunk[0], pk), getattr(chunk[-1], pk))
+        self.attach(chunk, bounds.source, bounds)

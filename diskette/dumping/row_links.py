@@ -4,23 +4,38 @@ For a model written from rows (:mod:`diskette.dumping.rows`), :class:`ForeignKey
 and :class:`ManyValues` give the dumper, per chunk, the natural keys and M2M
 values themselves, with the managers and orderings Django's own code uses
 (see :mod:`diskette.dumping.prefetch` for the instance path). Natural keys are
-remembered across chunks in a bounded :class:`KeyCache`, so a related object is
-built once while its key stays there, and then without ``Model.__init__`` when
-nothing can run on init (:func:`plain_instances`).
+remembered across chunks in a :class:`KeyCache` (``{key: natural key}``), so a
+related row is fetched and built once per dump, without ``Model.__init__`` when
+nothing can run on init (:func:`plain_instances`), while the cache holds at most
+:data:`KEY_CACHE_SIZE` keys per related model; past that, the least recently
+used keys are dropped and fetched again when a later chunk needs them.
 
-Each query selects its rows with a subquery over the chunk (a primary key range
-of the dumped model), so that the SQL stays short (Django keeps the last queries
-in memory when ``DEBUG`` is on) and no parameter limit applies; the one
-exception is a short list (:data:`KEY_LIST_LIMIT` values at most) of keys that
-the cache is missing.
+A through table's rows are selected by the chunk's primary key range on their
+own column (see :mod:`diskette.dumping.chunks`); the missing natural keys by
+value, :data:`KEY_LIST_LIMIT` at most per query (and no more than the database
+takes as parameters); the order of M2M values comes from
+:mod:`diskette.dumping.target_order`.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections import OrderedDict
+from uuid import UUID
 
-from django.db.models import Manager, Model, QuerySet
+from django.db import connections
+from django.db.models import (
+    AutoField,
+    BigAutoField,
+    CharField,
+    F,
+    IntegerField,
+    Lookup,
+    Manager,
+    Model,
+    QuerySet,
+    UUIDField,
+)
 from django.db.models.base import ModelState
 from django.db.models.fields.files import FileDescriptor
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
@@ -28,20 +43,27 @@ from django.db.models.query import ModelIterable
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
 
+from diskette.dumping.chunks import ChunkRange
 from diskette.dumping.prefetch import RelatedLoader, ThroughTable
+from diskette.dumping.target_order import TargetOrder
 
-#: Natural keys remembered per related model (least recently used dropped first).
-KEY_CACHE_SIZE = 10_000
-#: Up to this many missing keys are fetched by value; more, by the chunk's subquery.
-KEY_LIST_LIMIT = 500
+#: Natural keys remembered per related model (least recently used dropped first):
+#: the dump's memory budget for them, about 300 bytes a key (a tuple of two
+#: short strings), so some 60 MiB per related model at most.
+KEY_CACHE_SIZE = 200_000
+#: Missing natural keys fetched by value per query, at most.
+KEY_LIST_LIMIT = 5_000
 
 
 class KeyCache:
     """Serialized values of related objects (natural keys), bounded, least recently used.
 
     One per related model and key column, shared by every foreign key and M2M
-    field of a fixture that points there: a related object is instantiated once,
-    not once per chunk and link, while the memory stays bounded.
+    field of a fixture that points there: a related object is fetched and
+    instantiated once, not once per chunk and link, while the memory stays
+    bounded. Which keys were used recently matters only once the cache is full
+    (nothing is dropped before), so only then are hits made recent: a lookup in
+    a cache that holds every key costs one dictionary access a key.
     """
 
     def __init__(self, size: int = 0):
@@ -54,11 +76,20 @@ class KeyCache:
     def lookup(self, keys) -> tuple[dict, list]:
         """``({key: value} found, [missing keys])``; found keys become recent."""
         values = self.values
-        touch = values.move_to_end
+        get = values.get
         found: dict = {}
         missing: list = []
+        if len(values) < self.size:
+            for key in keys:
+                value = get(key, _MISSING)
+                if value is _MISSING:
+                    missing.append(key)
+                else:
+                    found[key] = value
+            return found, missing
+        touch = values.move_to_end
         for key in keys:
-            value = values.get(key, _MISSING)
+            value = get(key, _MISSING)
             if value is _MISSING:
                 missing.append(key)
             else:
@@ -132,26 +163,58 @@ def _plain_builder(queryset: QuerySet, using: str) -> tuple:
     return attnames, build
 
 
+#: Key fields whose values PostgreSQL compares with an array of them as they are.
+_ARRAY_FIELDS = (AutoField, BigAutoField, IntegerField, CharField, UUIDField)
+_ARRAY_TYPES = frozenset({int, str, UUID})
+
+
+class _AnyOf(Lookup):
+    """``column = ANY(%s)``: the keys as one array, for PostgreSQL.
+
+    One parameter instead of one per key: the SQL is short, the same for every
+    chunk, and neither Django nor the driver handles thousands of placeholders.
+    """
+
+    lookup_name = "diskette_any_of"  # used as an expression, never registered
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", (*params, self.rhs)
+
+
 class _Keys:
     """Natural keys of related objects by key value, through a :class:`KeyCache`."""
 
-    def __init__(self, queryset: QuerySet, key: str, lookup: str, using: str, cache):
+    def __init__(self, queryset: QuerySet, key: str, using: str, cache):
         self.queryset = queryset.order_by()
         self.key = key
-        self.lookup = lookup
         self.cache = cache
         self.nested = RelatedLoader.for_natural_key(queryset.model, using, 1)
         self.attnames, self.build = _plain_builder(self.queryset, using)
+        # Half the database's parameter limit: the manager's filters take some.
+        connection = connections[using]
+        most = connection.features.max_query_params
+        key_field = self.queryset.model._meta.get_field(key)
+        self.as_array = connection.vendor == "postgresql" and isinstance(
+            key_field, _ARRAY_FIELDS
+        )
+        self.batch = max(1, min(KEY_LIST_LIMIT, most // 2 if most else KEY_LIST_LIMIT))
 
-    def get(self, keys, subquery: QuerySet) -> dict:
-        """``{key: natural key}`` for ``keys``; ``subquery`` selects them all."""
+    def get(self, keys) -> dict:
+        """``{key: natural key}`` for ``keys``: the cache's, and the missing ones fetched."""
         found, missing = self.cache.lookup(keys)
-        if not missing:
-            return found
-        if len(missing) <= KEY_LIST_LIMIT:
-            queryset = self.queryset.filter(**{f"{self.key}__in": missing})
+        batch = self.batch
+        for start in range(0, len(missing), batch):
+            self._fetch(missing[start : start + batch], found)
+        return found
+
+    def _fetch(self, keys: list, found: dict) -> None:
+        """Fetch the natural keys of ``keys`` into ``found`` and the cache."""
+        if self.as_array and all(type(key) in _ARRAY_TYPES for key in keys):
+            queryset = self.queryset.filter(_AnyOf(F(self.key), keys))
         else:
-            queryset = self.queryset.filter(**{self.lookup: subquery})
+            queryset = self.queryset.filter(**{f"{self.key}__in": keys})
         if self.build is None:
             related = list(queryset)
         else:
@@ -160,13 +223,13 @@ class _Keys:
         if self.nested is not None:
             self.nested.attach(related, queryset)
         add = self.cache.add
+        key = self.key
         for item in related:
             # What the serializer does with the related object: ``if related:``.
             value = item.natural_key() if item else None
-            key = getattr(item, self.key)
-            found[key] = value
-            add(key, value)
-        return found
+            item_key = getattr(item, key)
+            found[item_key] = value
+            add(item_key, value)
 
     def fetch_one(self, key):
         """The natural key of one object, as the descriptor would fetch it (or raise)."""
@@ -200,25 +263,26 @@ class ForeignKeys:
         self.keys = _Keys(
             manager.db_manager(using).all(),
             key,
-            f"{field.target_field.name}__in",
             using,
             caches.setdefault(_cache_key(model, key, manager, "base"), KeyCache()),
         )
 
-    def get(self, values, source: QuerySet) -> dict:
+    def get(self, values) -> dict:
+        """The natural keys of the related objects whose keys are ``values``."""
         wanted = set(values)
         wanted.discard(None)
-        return self.keys.get(wanted, source.values(self.attname))
+        return self.keys.get(wanted)
 
 
 class ManyValues(ThroughTable):
     """An auto-created M2M field: ``{source key: [values in Django's order]}`` per chunk.
 
-    Only (source, target) pairs are read from the through table, and the targets'
-    keys in the order (and with the filters) of the related model's default
-    manager; with natural keys, the keys come from the :class:`KeyCache`. Without
-    natural keys the values are the targets' primary keys, as they come from the
-    database.
+    Only (source, target) pairs are read from the through table, selected by the
+    chunk's range (:class:`~diskette.dumping.chunks.ChunkRange`), and put in the
+    order (and with the filters) of the related model's default manager
+    (:class:`~diskette.dumping.target_order.TargetOrder`); with natural keys, the
+    keys come from the :class:`KeyCache`. Without natural keys the values are the
+    targets' primary keys, as they come from the database.
     """
 
     def __init__(self, field, using: str, natural: bool, caches: dict):
@@ -229,22 +293,25 @@ class ManyValues(ThroughTable):
         queryset = manager.db_manager(using).all()
         if not queryset.ordered:
             queryset = queryset.order_by("pk")
-        self.ordered = queryset.values_list(key, flat=True)
+        self.order = caches.setdefault(
+            ("order", model, key),
+            TargetOrder(queryset.values_list(key, flat=True), self.target_lookup),
+        )
         self.keys = None
         if natural:
             self.keys = _Keys(
                 queryset,
                 key,
-                self.target_lookup,
                 using,
                 caches.setdefault(
                     _cache_key(model, key, manager, "default"), KeyCache()
                 ),
             )
 
-    def get(self, source: QuerySet) -> dict:
-        links = self.links.filter(
-            **{f"{self.source_attname}__in": source.values(self.source_key)}
+    def get(self, chunk: ChunkRange) -> dict:
+        """``{source key: [values]}`` for the objects of ``chunk`` that have values."""
+        links = chunk.pointing_here(
+            self.links.all(), self.source_attname, self.source_key
         )
         by_target: dict = {}
         for origin, target in links.values_list(
@@ -254,10 +321,9 @@ class ManyValues(ThroughTable):
         values: dict = {}
         if not by_target:
             return values
-        targets = links.values(self.target_attname)
-        ordered = list(self.ordered.filter(**{self.target_lookup: targets}))
+        ordered = self.order.sort(by_target, links.values(self.target_attname))
         if self.keys is not None:
-            keys = self.keys.get(ordered, targets)
+            keys = self.keys.get(ordered)
         for target in ordered:
             value = keys[target] if self.keys is not None else target
             for origin in by_target.get(target, ()):

@@ -36,7 +36,8 @@ ABSENT = object()
 class RowPlan:
     """How to write a model's objects from ``values_list`` rows.
 
-    ``columns`` are the attnames to select; ``pk`` is ``(index, convert, kept)``;
+    ``columns`` are the attnames to select (or the expressions of ``selects``,
+    see :mod:`diskette.dumping.text_values`); ``pk`` is ``(index, convert, kept)``;
     ``fields`` holds ``(name, index, convert, kept, kind)`` in Django's field order
     (``kept``: the value types that ``convert`` returns unchanged);
     ``kind`` is a plain value (``convert(value)``), a foreign key written as a
@@ -47,10 +48,12 @@ class RowPlan:
     model: type
     label: str
     columns: tuple[str, ...]
-    pk: tuple[int, Callable]
+    pk: tuple[int, Callable, frozenset]
     fields: tuple[tuple, ...]
     foreign: tuple  # the foreign key fields written as natural keys
     many: tuple  # (M2M field, natural) pairs
+    #: What to select for ``columns`` (a name or an expression), when not the names.
+    selects: tuple = ()
 
 
 @dataclass

@@ -14,6 +14,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from diskette.dumping import row_links
+from diskette.dumping.chunks import ChunkRange
 from diskette.dumping.prefetch import M2M_ATTRIBUTE, RelatedLoader
 from diskette.dumping.row_links import KeyCache, ManyValues
 from sandbox.library.models import Book
@@ -91,19 +92,26 @@ def test_chunks_attach_per_primary_key_range(seeded):
             ]
 
 
+def _whole_range() -> ChunkRange:
+    books = list(_books().values_list("pk", flat=True))
+    return ChunkRange(_books(), books[0], books[-1])
+
+
 def test_row_m2m_values_come_in_django_order_and_keys_are_cached(seeded):
-    """ManyValues: natural keys per source key; known keys cost no query."""
+    """ManyValues: natural keys per source key; known keys, known order: no query."""
     field = Book._meta.get_field("authors")
     caches: dict = {}
     many = ManyValues(field, "default", True, caches)
-    source = _books()
-    first, queries = _queries(lambda: many.get(source))
-    again, cached = _queries(lambda: many.get(source))
+    chunk = _whole_range()
+    first, queries = _queries(lambda: many.get(chunk))
+    again, positions = _queries(lambda: many.get(chunk))
+    cached, after = _queries(lambda: many.get(chunk))
     expected = _authors_keys()
-    assert first == again == expected
+    assert first == again == cached == expected
     assert len(queries) == 3  # pairs, ordered targets, their natural keys
-    assert len(cached) == 2, "the natural keys came from the cache"
-    (cache,) = caches.values()
+    assert len(positions) == 2, "pairs, then the order of the whole table, once"
+    assert len(after) == 1, "order and natural keys known: the pairs only"
+    (cache,) = (value for value in caches.values() if isinstance(value, KeyCache))
     assert len(cache) == len({key for keys in expected.values() for key in keys})
 
 
@@ -123,8 +131,8 @@ def test_key_cache_stays_within_its_size(seeded, monkeypatch):
     many = ManyValues(Book._meta.get_field("authors"), "default", True, caches)
     expected = _authors_keys()
     assert len({key for keys in expected.values() for key in keys}) > 2
-    assert many.get(_books()) == expected
-    (cache,) = caches.values()
+    assert many.get(_whole_range()) == expected
+    (cache,) = (value for value in caches.values() if isinstance(value, KeyCache))
     assert len(cache) == 2
 
 
@@ -139,14 +147,16 @@ def test_key_cache_drops_the_least_recently_used():
     assert cache.lookup(["a", "b", "c"]) == ({"a": 10, "c": 3}, ["b"])
 
 
-def test_few_missing_keys_are_fetched_by_value_many_by_subquery(seeded, monkeypatch):
-    """Up to KEY_LIST_LIMIT missing keys go as values; more, as the chunk's subquery."""
+def test_missing_keys_are_fetched_by_value_in_batches(seeded, monkeypatch):
+    """Only the keys the cache misses are fetched, KEY_LIST_LIMIT at most a query."""
     field = Book._meta.get_field("authors")
     wanted = len({key for keys in _authors_keys().values() for key in keys})
-    for limit, subquery in [(wanted, False), (wanted - 1, True)]:
+    for limit, batches in [(wanted, 1), (wanted - 1, 2)]:
         monkeypatch.setattr(row_links, "KEY_LIST_LIMIT", limit)
         many = ManyValues(field, "default", True, {})
-        got, queries = _queries(lambda m=many: m.get(_books()))
+        chunk = _whole_range()
+        got, queries = _queries(lambda m=many, c=chunk: m.get(c))
         assert got == _authors_keys()
-        assert len(queries) == 3
-        assert ("IN (SELECT" in queries[-1].upper()) is subquery, queries[-1]
+        assert len(queries) == 2 + batches
+        for query in queries[2:]:
+            assert "IN (SELECT" not in query.upper(), query
