@@ -15,7 +15,12 @@ pytestmark = pytest.mark.django_db
 
 
 def _dump(tmp_path, **arguments):
-    return dump(destination=tmp_path, with_storages=False, apps=["django.contrib.auth"], **arguments)
+    return dump(
+        destination=tmp_path,
+        with_storages=False,
+        apps=["django.contrib.auth"],
+        **arguments,
+    )
 
 
 def test_the_setting_chooses_the_compression_and_the_suffix(settings, tmp_path):
@@ -38,7 +43,9 @@ def test_the_option_wins_over_the_setting(settings, tmp_path):
 
 def test_a_plan_names_the_archive_with_the_settings_suffix(settings, tmp_path):
     settings.DISKETTE_DUMP_COMPRESSION = "none"
-    plan = plan_dump(destination=tmp_path, with_storages=False, apps=["django.contrib.auth"])
+    plan = plan_dump(
+        destination=tmp_path, with_storages=False, apps=["django.contrib.auth"]
+    )
     assert plan.filename.endswith(".tar")
     assert not plan.filename.endswith(".tar.gz")
 
