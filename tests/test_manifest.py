@@ -119,6 +119,18 @@ def test_bad_checksum_in_our_section_is_refused():
         Manifest.from_dict(payload)
 
 
+@pytest.mark.parametrize("digest", ["A" * 64, "a" * 63, 12, None])
+def test_every_member_digest_is_checked_among_many(digest):
+    payload = json.loads(make_manifest().to_json())
+    members = payload["diskette"]["members"]
+    for number in range(5_000):
+        members[f"media/many/{number}.bin"] = "0" * 64
+    Manifest.from_dict(json.loads(json.dumps(payload)))  # all good: accepted
+    members["media/many/12345.bin"] = digest
+    with pytest.raises(ManifestError, match="members/media/many/12345.bin"):
+        Manifest.from_dict(payload)
+
+
 def test_lists_that_disagree_are_refused():
     payload = json.loads(make_manifest().to_json())
     payload["datas"] = ["data/other.json"]
