@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.core.serializers.base import DeserializedObject
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_save, pre_save
 
@@ -17,6 +17,8 @@ from diskette.exceptions import IntegrityLoadError
 from diskette.loading import sql
 from diskette.loading.errors import naming, one_line
 from diskette.loading.exactness import NOTHING, Exactness
+from diskette.loading.passthrough import unchanged_types
+from diskette.loading.rows import RowItem
 from diskette.loading.savers import LoadState, Saver
 
 if TYPE_CHECKING:
@@ -24,12 +26,14 @@ if TYPE_CHECKING:
 
 
 class _Batch:
-    """Objects of one model waiting to be inserted, all from one fixture."""
+    """Objects of one model waiting to be inserted, all from one fixture;
+    ``rows`` of them came with their rows (:class:`RowItem`)."""
 
     def __init__(self, fixture: str):
         self.fixture = fixture
         self.items: list[DeserializedObject] = []
         self.pks: set = set()
+        self.rows = 0
 
 
 class BatchSaver(Saver):
@@ -45,6 +49,9 @@ class BatchSaver(Saver):
     rolled back alone and saved again object by object, exactly. Signals are
     sent as ``loaddata`` sends them (when they have receivers). Every other
     object takes the exact path; verbosity 2 says which models and why.
+
+    The rows of objects that came with them (:mod:`diskette.loading.rows`) are
+    inserted as they are, unless a ``pre_save`` receiver may have changed them.
     """
 
     def __init__(self, state: LoadState, exact: Exactness = NOTHING):
@@ -53,6 +60,11 @@ class BatchSaver(Saver):
         self.pending: dict[type[Model], _Batch] = {}
         self.reasons: dict[type[Model], str | None] = {}
         self.m2m: dict[tuple[type[Model], str], tuple | None] = {}
+        #: Per model, how objects that came with their rows are added (see
+        #: _route).
+        self.routes: dict[type[Model], tuple[bool, frozenset] | None] = {}
+        #: The columns of models whose objects came with rows, and their preps.
+        self.columns: dict[type[Model], tuple[list, list]] = {}
         if state.cache is not None:
             state.cache.write_pending_with(self.before_lookup)
 
@@ -108,8 +120,10 @@ class BatchSaver(Saver):
         return None
 
     def _m2m_plan(self, model: type[Model], name: str) -> tuple | None:
-        """(through, source FK, target FK, source attname) of an auto-created
-        many-to-many, or None when ``set()`` must do it."""
+        """(through, source FK, target FK, source attname, target model, the
+        target ids that are their own prepared value (see
+        :func:`passthrough.unchanged_types`)) of an auto-created many-to-many,
+        or None when ``set()`` must do it."""
         key = (model, name)
         try:
             return self.m2m[key]
@@ -131,6 +145,7 @@ class BatchSaver(Saver):
                     target,
                     source.foreign_related_fields[0].attname,
                     m2m.remote_field.model,
+                    unchanged_types(target, connections[self.state.using]),
                 )
         self.m2m[key] = plan
         return plan
@@ -138,6 +153,35 @@ class BatchSaver(Saver):
     # -- saving -----------------------------------------------------------------
 
     def add(self, item: DeserializedObject, fixture: Fixture) -> bool:
+        if type(item) is RowItem:
+            model = type(item.object)
+            try:
+                route = self.routes[model]
+            except KeyError:
+                route = self._route(model)
+            if route is not None and (
+                not item.m2m_data or item.m2m_data.keys() <= route[1]
+            ):
+                # What the rest does for a batched object, for one that came
+                # with its row (no forward reference, its primary key known).
+                name = fixture.name
+                pk = item.pk
+                batch = self.pending.get(model)
+                if batch is None or batch.fixture != name:
+                    self.state.wrote(model, name)
+                if route[0]:
+                    self.state.cache.remember(item.object)
+                if batch is not None and (batch.fixture != name or pk in batch.pks):
+                    self._flush(model)
+                    batch = None
+                if batch is None:
+                    batch = self.pending[model] = _Batch(name)
+                batch.items.append(item)
+                batch.pks.add(pk)
+                batch.rows += 1
+                if len(batch.items) >= sql.BATCH_SIZE:
+                    self._flush(model)
+                return True
         obj = item.object
         model = type(obj)
         state = self.state
@@ -167,11 +211,33 @@ class BatchSaver(Saver):
             batch = self.pending[model] = _Batch(fixture.name)
         batch.items.append(item)
         batch.pks.add(pk)
+        if type(item) is RowItem:
+            batch.rows += 1
         if item.deferred_fields:
             state.deferred.append((item, fixture.name))
         if len(batch.items) >= sql.BATCH_SIZE:
             self._flush(model)
         return True
+
+    def _route(self, model: type[Model]) -> tuple[bool, frozenset] | None:
+        """For objects that came with their rows: None when ``model`` is not
+        batched (they take the general way), else whether they are remembered
+        by their natural keys (a model that is not never will be), and the
+        many-to-many fields written here (an object naming another takes the
+        general way)."""
+        state = self.state
+        route = None
+        if state.allowed(model) and self.reason(model) is None:
+            route = (
+                state.cache is not None and state.cache.rememberable(model),
+                frozenset(
+                    m2m.name
+                    for m2m in model._meta.many_to_many
+                    if self._m2m_plan(model, m2m.name)
+                ),
+            )
+        self.routes[model] = route
+        return route
 
     def finish(self, fixture: Fixture) -> None:
         self.close()
@@ -220,7 +286,11 @@ class BatchSaver(Saver):
         objs = [item.object for item in items]
         try:
             with transaction.atomic(using=using):
-                sql.insert_rows(model, objs, using)
+                if batch.rows and not (signals and pre_save.has_listeners(model)):
+                    # No receiver may have changed the objects since.
+                    self._insert_rows(model, items)
+                else:
+                    sql.insert_rows(model, objs, using)
         except (DatabaseError, ValueError, TypeError):
             self._redo(batch)
             return
@@ -245,6 +315,25 @@ class BatchSaver(Saver):
             for item in items:
                 if not item.deferred_fields:
                     item.object.__dict__.clear()
+
+    def _insert_rows(self, model: type[Model], items: list) -> None:
+        """``insert_rows`` of objects some of which came with their rows: those
+        rows, and the others' made as it makes them, in the order they came."""
+        using = self.state.using
+        connection = connections[using]
+        try:
+            fields, preps = self.columns[model]
+        except KeyError:
+            fields = list(model._meta.local_concrete_fields)
+            preps = sql.preps(fields)
+            self.columns[model] = (fields, preps)
+        rows = [
+            item.row
+            if type(item) is RowItem
+            else sql.row_values(item.object, preps, connection)
+            for item in items
+        ]
+        sql.insert_prepared(model, fields, rows, using)
 
     def _collides(self, model: type[Model], batch: _Batch) -> bool:
         pks = list(batch.pks)
@@ -278,10 +367,11 @@ class BatchSaver(Saver):
                 continue
             obj = item.object
             for name, values in item.m2m_data.items():
-                through, source, target, own, remote = self._m2m_plan(model, name)
-                ids = set()
-                for value in values:
-                    ids.add(target.get_prep_value(value))
+                through, source, target, own, remote, same = self._m2m_plan(model, name)
+                prep = target.get_prep_value
+                ids = {
+                    value if type(value) in same else prep(value) for value in values
+                }
                 if not ids:
                     continue
                 if state.signals and m2m_changed.has_listeners(through):

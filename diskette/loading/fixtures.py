@@ -5,7 +5,9 @@ The raw objects come from the bounded readers of :mod:`diskette.readers`
 Objects are built as Django's deserializers build them, except that natural
 foreign keys go through a bounded cache in front of ``get_by_natural_key``
 (:class:`diskette.loading.natural_keys.NaturalKeyCache`: one query per distinct key
-instead of one per value, none for the objects the load wrote).
+instead of one per value, none for the objects the load wrote), and that the
+objects of most models come with their database rows, made in the same pass
+(:mod:`diskette.loading.rows`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, BinaryIO
 from django.apps import apps
 from django.core import serializers
 from django.core.serializers import base
-from django.db import models
+from django.db import connections, models
 from django.db.models import signals
 
 from diskette.exceptions import DisketteError
@@ -32,6 +34,7 @@ from diskette.loading.natural_keys import (  # noqa: F401 - the cache's former h
     NaturalKeyCache,
     _Spill,
 )
+from diskette.loading.rows import FixtureRows, plan_rows
 from diskette.manifest import count_objects
 from diskette.readers import (  # noqa: F401 - the readers' former home
     FixtureLimitError,
@@ -62,6 +65,9 @@ class _ModelPlan:
         self.natural_pk = hasattr(
             meta.default_manager, "get_by_natural_key"
         ) and hasattr(model, "natural_key")
+        #: How its objects are made with their rows (None: not worked out yet,
+        #: False: the fields' own way only).
+        self.rows: FixtureRows | bool | None = None
 
     def build(self, data: dict, using: str) -> models.Model:
         """``base.build_instance(model, data, using)``: the model's positional
@@ -127,15 +133,29 @@ class Deserializer:
         self.plans: dict[str, _ModelPlan | None] = {}
 
     def __iter__(self) -> Iterator[base.DeserializedObject]:
+        plans, using = self.plans, self.using
         for raw in self.objects:
             try:
-                item = self._build(raw)
+                try:
+                    plan = plans[raw["model"]]
+                except (KeyError, TypeError):
+                    plan = self._plan(raw["model"])
+                if plan is None:
+                    continue
+                rows = plan.rows
+                if rows is None:
+                    rows = plan.rows = (
+                        plan_rows(plan.model, connections[using], self.cache) or False
+                    )
+                # The object with its row, or (None) the fields' own way.
+                item = rows.make(raw, plan, using) if rows else None
+                if item is None:
+                    item = self._build(raw, plan)
             except (GeneratorExit, base.DeserializationError, DisketteError):
                 raise
             except Exception as error:
                 raise base.DeserializationError(str(error)) from error
-            if item is not None:
-                yield item
+            yield item
 
     def _plan(self, label: Any) -> _ModelPlan | None:
         try:
@@ -154,10 +174,7 @@ class Deserializer:
             self.plans[label] = plan
         return plan
 
-    def _build(self, raw: Any) -> base.DeserializedObject | None:
-        plan = self._plan(raw["model"])
-        if plan is None:
-            return None
+    def _build(self, raw: Any, plan: _ModelPlan) -> base.DeserializedObject:
         data: dict[str, Any] = {}
         if "pk" in raw:
             try:
