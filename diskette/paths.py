@@ -14,8 +14,9 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import re
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from diskette.exceptions import ConfigurationError, UnsafeArchiveError
 
@@ -23,6 +24,8 @@ from diskette.exceptions import ConfigurationError, UnsafeArchiveError
 MAX_NAME_LENGTH = 1024
 #: Longest single path component accepted (NAME_MAX on common file systems).
 MAX_COMPONENT_LENGTH = 255
+#: A control character (NUL included) anywhere in a name.
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ def member_name_problem(name: str) -> str | None:
         return "contains a backslash"
     if len(name) > MAX_NAME_LENGTH:
         return f"is longer than {MAX_NAME_LENGTH} characters"
-    if name.startswith("/") or PurePosixPath(name).is_absolute():
+    if name.startswith("/"):
         return "is an absolute path"
     stripped = name.rstrip("/")
     parts = stripped.split("/")
@@ -120,12 +123,13 @@ def member_name_problem(name: str) -> str | None:
         return "goes up a directory with '..'"
     if posixpath.normpath(stripped) != stripped or "" in parts or "." in parts:
         return "is not a normalised path"
-    if any(
+    # No component is longer than the whole name: most names need no split.
+    if len(stripped) * 4 > MAX_COMPONENT_LENGTH and any(
         len(part.encode("utf-8", "surrogateescape")) > MAX_COMPONENT_LENGTH
         for part in parts
     ):
         return f"has a path component longer than {MAX_COMPONENT_LENGTH} bytes"
-    if any(ord(char) < 32 for char in name):
+    if _CONTROL.search(name):
         return "contains a control character"
     return None
 

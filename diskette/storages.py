@@ -116,9 +116,20 @@ class ExcludePatterns:
         parts = relative.split("/")
         # A matched parent directory excludes everything inside it.
         return any(
-            _match(segments, parts[:depth])
-            and (is_dir or depth < len(parts) or not dir_only)
-            for depth in range(1, len(parts) + 1)
+            self._matches(parts[:depth], True) for depth in range(1, len(parts))
+        ) or self._matches(parts, is_dir)
+
+    def excludes_entry(self, relative: str, is_dir: bool) -> bool:
+        """Whether a pattern matches ``relative`` itself, not one of its parents.
+
+        What a walk asks: it has checked each parent directory before entering
+        it, and never enters an excluded one.
+        """
+        return bool(self.patterns) and self._matches(relative.split("/"), is_dir)
+
+    def _matches(self, parts: list[str], is_dir: bool) -> bool:
+        return any(
+            (is_dir or not dir_only) and _match(segments, parts)
             for segments, dir_only in self.patterns
         )
 
@@ -128,7 +139,12 @@ def _match(pattern: list[str], parts: list[str]) -> bool:
         return not parts
     head = pattern[0]
     if head == "**":
-        return any(_match(pattern[1:], parts[i:]) for i in range(len(parts) + 1))
+        rest = pattern[1:]
+        if "**" not in rest:
+            # The rest matches whole segments: only the last len(rest) can.
+            start = len(parts) - len(rest)
+            return start >= 0 and _match(rest, parts[start:])
+        return any(_match(rest, parts[i:]) for i in range(len(parts) + 1))
     return (
         bool(parts) and fnmatchcase(parts[0], head) and _match(pattern[1:], parts[1:])
     )
@@ -227,7 +243,7 @@ def _walk(storage, directory, prefix, excludes, stats, reporter):
         if stat.S_ISLNK(st.st_mode) or not (
             stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)
         ):
-            if excludes.excludes(relative, False):
+            if excludes.excludes_entry(relative, False):
                 stats.excluded += 1
                 continue
             kind = "symbolic link" if stat.S_ISLNK(st.st_mode) else "special file"
@@ -238,7 +254,7 @@ def _walk(storage, directory, prefix, excludes, stats, reporter):
             )
             continue
         is_dir = stat.S_ISDIR(st.st_mode)
-        if excludes.excludes(relative, is_dir):
+        if excludes.excludes_entry(relative, is_dir):
             stats.excluded += 1
             continue
         if is_dir:

@@ -76,6 +76,43 @@ def test_exclude_pattern_semantics(pattern, path, is_dir, expected):
     assert ExcludePatterns([pattern]).excludes(path, is_dir) is expected
 
 
+TREE_FILES = [
+    "cache/a/b.png",
+    "docs/x.tmp",
+    "docs/sub/x.tmp",
+    "docs/a/b/draft1.txt",
+    "docs/draft12.txt",
+    "docs/.DS_Store",
+    "x.tmp",
+    "b.txt",
+    "deep/er/still/cache/c.txt",
+]
+TREE_PATTERNS = [
+    "cache/*",
+    "cache/",
+    "*.tmp",
+    "/*.tmp",
+    "docs/*.tmp",
+    "**/.DS_Store",
+    "docs/**/draft?.txt",
+    "**/cache/**",
+    "[ab].txt",
+    "deep/**/still/",
+]
+
+
+@pytest.mark.parametrize("pattern", TREE_PATTERNS)
+def test_walk_excludes_what_the_pattern_excludes_from_the_whole_path(tmp_path, pattern):
+    """The walk checks each entry alone (its parents were checked before it went in):
+    it keeps exactly the files whose whole path ``excludes`` lets through."""
+    make_tree(tmp_path, dict.fromkeys(TREE_FILES, b"x"))
+    items, _ = walk(tmp_path, [pattern])
+    patterns = ExcludePatterns([pattern])
+    expected = sorted(name for name in TREE_FILES if not patterns.excludes(name, False))
+    assert expected != sorted(TREE_FILES)  # each pattern excludes something here
+    assert files_of(items) == expected
+
+
 @pytest.mark.parametrize("bad", ["", "/", 3, None])
 def test_empty_or_non_string_pattern_is_refused(bad):
     with pytest.raises(ConfigurationError, match="exclude pattern"):

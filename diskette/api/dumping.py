@@ -40,6 +40,7 @@ from diskette.api.dump_plan import (
 )
 from diskette.api.dump_results import DataResult, DumpResult, StorageResult
 from diskette.archive import ArchiveWriter, WrittenArchive, WrittenMember
+from diskette.archive.writer import SourceShrank
 from diskette.contenttypes import recorded_identities
 from diskette.destinations.retention import configured_retention
 from diskette.dumping.dumper import FixtureResult, read_transaction, write_fixture
@@ -322,10 +323,7 @@ def _add_storage_file(writer: ArchiveWriter, item: StorageItem) -> WrittenMember
             "dump again when nothing is deleting files; no archive was "
             "written"
         ) from None
-    except OSError as error:
-        if error.errno is not None:
-            raise
-        # tarfile's "unexpected end of data": the file shrank.
+    except SourceShrank as error:
         raise DumpError(
             f"{str(item.path)!r} changed while it was archived ({error}): "
             "run the dump again; no archive was written"

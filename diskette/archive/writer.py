@@ -7,7 +7,6 @@ import hashlib
 import io
 import os
 import stat
-import tarfile
 import tempfile
 import time
 from contextlib import suppress
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from diskette.archive.checksums import HashingReader, HashingWriter
+from diskette.archive.checksums import HashingWriter
 from diskette.archive.compression import (
     DEFAULT_LEVEL,
     GZIP,
@@ -25,11 +24,21 @@ from diskette.archive.compression import (
     compression_threads,
 )
 from diskette.archive.gzip import ParallelGzip
+from diskette.archive.tar_blocks import (
+    DIRECTORY,
+    end_of_archive,
+    member_header,
+    padding,
+)
 from diskette.archive.zstd import ZstdWriter
 from diskette.owner import hold_file
 
 #: Read and write buffer when copying member content.
 COPY_BUFFER = 1024 * 1024
+
+
+class SourceShrank(OSError):
+    """A member's source ended before the size its header gives (it shrank)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,7 @@ class ArchiveWriter:
         self._file: Any = None
         self._hashing: Any = None
         self._gzip: Any = None
-        self._tar: Any = None
+        self._tar: _Positioned | None = None
         self._done = False
 
     def __enter__(self) -> ArchiveWriter:
@@ -112,15 +121,7 @@ class ArchiveWriter:
         except BaseException:
             self.abort()
             raise
-        # Not tarfile's stream mode ("w|"): its buffer copies what is left of
-        # it on every write. Plain "w" writes each header and piece through.
-        self._tar = tarfile.TarFile(
-            fileobj=_Positioned(self._gzip),
-            mode="w",
-            format=tarfile.PAX_FORMAT,
-            encoding="utf-8",
-            copybufsize=COPY_BUFFER,
-        )
+        self._tar = _Positioned(self._gzip)
         return self
 
     def _compressor(self, raw: Any) -> Any:
@@ -136,22 +137,25 @@ class ArchiveWriter:
         if exc_type is not None or not self._done:
             self.abort()
 
-    def _info(self, name: str, *, mtime: float, mode: int) -> tarfile.TarInfo:
-        info = tarfile.TarInfo(name)
-        info.mtime = mtime
-        info.mode = mode & 0o777
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        return info
-
     def add_stream(
         self, name: str, stream: BinaryIO, size: int, *, mtime: float, mode: int = 0o600
     ) -> WrittenMember:
-        """Add ``size`` bytes read from ``stream`` as a regular file member."""
-        info = self._info(name, mtime=mtime, mode=mode)
-        info.size = size
+        """Add ``size`` bytes read from ``stream`` as a regular file member.
+
+        Raises SourceShrank when ``stream`` ends before ``size`` bytes.
+        """
+        assert self._tar is not None
+        self._tar.write(member_header(name, size=size, mtime=mtime, mode=mode & 0o777))
         digest = hashlib.sha256()
-        self._tar.addfile(info, HashingReader(stream, digest))
+        left = size
+        while left:
+            data = stream.read(min(COPY_BUFFER, left))
+            if not data:
+                raise SourceShrank(f"it ended {left} bytes short of its {size} bytes")
+            digest.update(data)
+            self._tar.write(data)
+            left -= len(data)
+        self._tar.write(padding(size))
         member = WrittenMember(name=name, size=size, sha256=digest.hexdigest())
         self.members[name] = member.sha256
         return member
@@ -166,7 +170,7 @@ class ArchiveWriter:
     ) -> WrittenMember:
         """Add a file from disk; its size is taken once it is open.
 
-        Raises FileNotFoundError if it vanished, and OSError if it shrank while
+        Raises FileNotFoundError if it vanished, and SourceShrank if it shrank while
         being read.
         """
         with open(source, "rb") as stream:
@@ -193,13 +197,15 @@ class ArchiveWriter:
 
     def add_directory(self, name: str, *, mtime: float, mode: int = 0o700) -> None:
         """Add a directory entry (for empty directories)."""
-        info = self._info(name, mtime=mtime, mode=mode)
-        info.type = tarfile.DIRTYPE
-        self._tar.addfile(info)
+        assert self._tar is not None
+        self._tar.write(
+            member_header(name, size=0, mtime=mtime, mode=mode & 0o777, kind=DIRECTORY)
+        )
 
     def commit(self) -> WrittenArchive:
         """Finish the archive, flush it to disk and rename it to its final name."""
-        self._tar.close()
+        assert self._tar is not None
+        self._tar.write(end_of_archive(self._tar.position))
         self._gzip.close()
         self._hashing.close()
         self._file.flush()
@@ -236,29 +242,24 @@ class ArchiveWriter:
                 self._gzip.abort()
         if self._hashing is not None:
             self._hashing.abort()
-        for closing in (self._tar, self._file):
-            if closing is not None:
-                with suppress(Exception):  # the temp file goes away anyway
-                    closing.close()
+        if self._file is not None:
+            with suppress(Exception):  # the temp file goes away anyway
+                self._file.close()
         if self.temp_path is not None and not self._done:
             self.temp_path.unlink(missing_ok=True)
         self._done = True
 
 
 class _Positioned:
-    """A write-only stream that tells how much was written, as tarfile's "w" asks."""
+    """The tar stream: counts what was written, for the padding of its end."""
 
     def __init__(self, raw: Any):
         self.raw = raw
         self.position = 0
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes) -> None:
         self.raw.write(data)
         self.position += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self.position
 
 
 class _Plain:
