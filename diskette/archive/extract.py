@@ -21,7 +21,7 @@ from diskette.archive.members import MemberInfo
 from diskette.archive.source import PIECE
 from diskette.exceptions import ArchiveError, UnsafeArchiveError
 from diskette.manifest import MANIFEST_NAME, StorageEntry
-from diskette.paths import check_member_name, safe_join
+from diskette.paths import check_member_name
 
 
 class Readable(Protocol):
@@ -31,11 +31,11 @@ class Readable(Protocol):
 class Staging:
     """The wanted members of one archive, written under ``root`` as they are read.
 
-    ``root`` is resolved. Each directory is made, and its path proven inside
-    ``root`` (:func:`~diskette.paths.safe_join`), once: the staging root is
-    private (0700) and only this reader writes in it, so a directory made there
-    stays one, and a file is joined to its checked directory by its last
-    (checked) name component, without resolving the path again.
+    ``root`` is resolved. Each directory is made once, by its last (checked)
+    name component under its parent, made the same way before it: the staging
+    root is private (0700) and only this reader writes in it, never a link, so a
+    directory made there stays one and nothing needs resolving again. A file is
+    joined to its directory the same way.
     """
 
     def __init__(self, root: Path, wanted: Callable[[str], bool] | None):
@@ -47,9 +47,19 @@ class Staging:
     def _directory(self, relative: str) -> Path:
         """The staging directory ``relative`` (a checked name), made if needed."""
         path = self._made.get(relative)
-        if path is None:
-            make_directories(self.root, relative)
-            path = self._made[relative] = safe_join(self.root, relative)
+        if path is not None:
+            return path
+        missing = [relative]
+        while "/" in missing[-1]:
+            parent = missing[-1].rpartition("/")[0]
+            if parent in self._made:
+                break
+            missing.append(parent)
+        for name in reversed(missing):
+            parent, _, leaf = name.rpartition("/")
+            path = (self._made[parent] if parent else self.root) / leaf
+            _make_directory(path, name)
+            self._made[name] = path
         return path
 
     def _keeps(self, name: str) -> bool:
@@ -91,23 +101,20 @@ class Staging:
             os.utime(path, (info.mtime, info.mtime), follow_symlinks=False)
 
 
-def make_directories(root: Path, relative: str) -> None:
-    """Create ``relative`` under ``root`` one checked component at a time.
+def _make_directory(path: Path, name: str) -> None:
+    """Make one staging directory; refuse the archive when ``name`` is a file too.
 
     The staging root is 0700, so what is inside may take the usual modes (umask):
     restored media must stay readable by the web server once swapped in.
     """
-    parts = check_member_name(relative, "directory").split("/")
-    for index in range(1, len(parts) + 1):
-        path = safe_join(root, "/".join(parts[:index]))
-        try:
-            path.mkdir(mode=0o777)
-        except FileExistsError:
-            if path.is_symlink() or not path.is_dir():
-                raise UnsafeArchiveError(
-                    f"archive path {'/'.join(parts[:index])!r} is both a file and a "
-                    "directory: refusing the archive"
-                ) from None
+    try:
+        path.mkdir(mode=0o777)
+    except FileExistsError:
+        if path.is_symlink() or not path.is_dir():
+            raise UnsafeArchiveError(
+                f"archive path {name!r} is both a file and a directory: refusing "
+                "the archive"
+            ) from None
 
 
 def _copy_member(source: Readable | None, target: Path | None, info: MemberInfo) -> str:

@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 from diskette.archive.members import MemberInfo, check_member
 from diskette.archive.source import Limited
+from diskette.archive.tar_reader import TarReader
 from diskette.archive.tarstream import (
     ARCHIVE_OVERHEAD,
     MEMBER_OVERHEAD,
@@ -87,9 +88,7 @@ def no_manifest(name: str) -> ManifestError:
     )
 
 
-def read_manifest(
-    tar: tarfile.TarFile, member: tarfile.TarInfo, info: MemberInfo
-) -> bytes:
+def read_manifest(tar: TarReader, member: tarfile.TarInfo, info: MemberInfo) -> bytes:
     """The manifest member's bytes, refused when it is a directory or too large."""
     if info.is_dir:
         raise ManifestError(
@@ -103,7 +102,7 @@ def read_manifest(
     return read_all(tar, member)
 
 
-def read_all(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+def read_all(tar: TarReader, member: tarfile.TarInfo) -> bytes:
     """A member's whole content (the manifest: bounded by MAX_MANIFEST_SIZE)."""
     stream = tar.extractfile(member)
     return stream.read() if stream else b""

@@ -26,7 +26,7 @@ from diskette.archive.extract import Staging
 from diskette.archive.first_pass import Tally, no_manifest, read_manifest
 from diskette.archive.layout import Conflicts, Layout
 from diskette.archive.source import Limited
-from diskette.archive.tarstream import MemberContent
+from diskette.archive.tar_reader import TarReader
 from diskette.exceptions import ChecksumError
 from diskette.manifest import MANIFEST_NAME, Manifest
 
@@ -68,9 +68,7 @@ class OnePass:
         self._expected: dict[str, str] = {}
         self._early: dict[str, str] = {}  # SHA-256 of the files before the manifest
 
-    def member(
-        self, tar: tarfile.TarFile, member: tarfile.TarInfo, reader: Limited
-    ) -> None:
+    def member(self, tar: TarReader, member: tarfile.TarInfo, reader: Limited) -> None:
         """Check, hash and (if wanted) write one member."""
         info = self.tally.add(member, reader)
         self._conflicts.check(info)
@@ -79,7 +77,7 @@ class OnePass:
             return
         if self._layout is not None:
             self._layout.check(info)
-        content = None if info.is_dir else MemberContent(tar, member)
+        content = None if info.is_dir else tar.extractfile(member)
         digest = self._staging.write(member, info, content)
         if digest is None:
             return

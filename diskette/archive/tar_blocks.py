@@ -69,7 +69,7 @@ def end_of_archive(written: int) -> bytes:
 
 
 def _fits(value: int, digits: int) -> bool:
-    return 0 <= value < 8 ** (digits - 1)
+    return bool(0 <= value < 8 ** (digits - 1))
 
 
 def _octal(value: int, digits: int) -> bytes:

@@ -1,8 +1,9 @@
 """One bounded pass over an untrusted archive, and its errors in one line each.
 
 An archive is untrusted input: it is read as a stream (never seeking, never
-trusting tarfile's index), decompressed within a byte limit, with pax and GNU
-long-name headers bounded before tarfile reads them into memory.
+trusting an index), decompressed within a byte limit, its headers parsed by
+:class:`~diskette.archive.tar_reader.TarReader` (pax and GNU long-name headers
+bounded before they are read into memory).
 """
 
 from __future__ import annotations
@@ -23,37 +24,13 @@ from diskette.archive.source import (
     TooLarge,
     decompressed,
 )
+from diskette.archive.tar_reader import MAX_HEADER_DATA, HugeHeader, TarReader
 from diskette.exceptions import ArchiveError, UnsafeArchiveError
 
 #: Tar framing allowed per member on top of its content (header, pax/long name, padding).
 MEMBER_OVERHEAD = 4096
 #: Tar end-of-archive blocks and record padding.
 ARCHIVE_OVERHEAD = 20 * 1024
-#: Bytes tarfile reads from the decompressed stream at a time: larger pieces cost
-#: fewer calls, but each header read copies what is left of the piece.
-BUFSIZE = 64 * 1024
-#: Largest pax / GNU long-name header data accepted (tarfile reads it into memory).
-_MAX_HEADER_DATA = 64 * 1024
-_HEADER_TYPES = (
-    tarfile.GNUTYPE_LONGNAME,
-    tarfile.GNUTYPE_LONGLINK,
-    tarfile.XHDTYPE,
-    tarfile.XGLTYPE,
-    tarfile.SOLARIS_XHDTYPE,
-)
-
-
-class _HugeHeader(Exception):
-    """A pax or GNU long-name header too large to be a real one."""
-
-
-class _BoundedTarInfo(tarfile.TarInfo):
-    """Refuse an oversized pax or long-name header before tarfile reads it whole."""
-
-    def _proc_member(self, tarfile):  # type: ignore[override]
-        if self.type in _HEADER_TYPES and self.size > _MAX_HEADER_DATA:
-            raise _HugeHeader(self.size)
-        return super()._proc_member(tarfile)
 
 
 class ArchiveStream:
@@ -71,16 +48,7 @@ class ArchiveStream:
         self.compression, reader = decompressed(self.source, name)
         self._prefetcher = Prefetcher(reader)
         self.limited = Limited(self._prefetcher, limit)
-        try:
-            self._tar = tarfile.open(  # type: ignore[call-overload]  # noqa: SIM115
-                fileobj=self.limited,
-                mode="r|",
-                tarinfo=_BoundedTarInfo,
-                bufsize=BUFSIZE,
-            )
-        except BaseException:
-            self._prefetcher.close()
-            raise
+        self._tar = TarReader(self.limited)
 
     def __enter__(self) -> ArchiveStream:
         return self
@@ -89,10 +57,9 @@ class ArchiveStream:
         self.close()
 
     def close(self) -> None:
-        self._tar.close()
         self._prefetcher.close()
 
-    def members(self) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
+    def members(self) -> Iterator[tuple[TarReader, tarfile.TarInfo]]:
         """Each ``(tar, member)``; read a member's content before the next one."""
         for member in self._tar:
             yield self._tar, member
@@ -103,32 +70,9 @@ class ArchiveStream:
         self.limited.drain()
 
 
-class MemberContent:
-    """The content of the member a stream of tar blocks is at: ``size`` bytes.
-
-    It reads the tar stream itself, as ``TarFile.extractfile`` does through two
-    more layers (a buffered reader copying into its buffer); tarfile skips the
-    padding when it reads the next header. Read it whole before the next member.
-    """
-
-    def __init__(self, tar: tarfile.TarFile, member: tarfile.TarInfo):
-        self._stream: Any = tar.fileobj
-        self._left = int(member.size)
-
-    def read(self, size: int = -1) -> bytes:
-        if self._left <= 0:
-            return b""
-        size = self._left if size is None or size < 0 else min(size, self._left)
-        data: bytes = self._stream.read(size)
-        if len(data) != size:
-            raise tarfile.ReadError("unexpected end of data")
-        self._left -= size
-        return data
-
-
 def iterate_members(
     file: BinaryIO, limit: int, *, name: str
-) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo, Limited]]:
+) -> Iterator[tuple[TarReader, tarfile.TarInfo, Limited]]:
     """Yield ``(tar, member, reader)`` for each member of ``file`` from its start.
 
     At most ``limit`` decompressed bytes are read (the caller may raise
@@ -156,10 +100,10 @@ def read_errors(name: str, max_size: int) -> Iterator[None]:
             f"({max_size} bytes): refused as a possible decompression bomb; raise the "
             "setting if the archive is genuine"
         ) from None
-    except _HugeHeader as error:
+    except HugeHeader as error:
         raise UnsafeArchiveError(
             f"archive {name!r} has an extended header of {error.args[0]} bytes "
-            f"(more than {_MAX_HEADER_DATA}): refusing the archive"
+            f"(more than {MAX_HEADER_DATA}): refusing the archive"
         ) from None
     except NotAnArchive:
         raise ArchiveError(
