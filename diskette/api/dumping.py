@@ -243,6 +243,8 @@ def _write_fixtures(
                 using=plan.using,
                 indent=plan.indent,
                 reporter=reporter,
+                compression=plan.compression,
+                compresslevel=plan.compresslevel,
             )
             fixtures.append(fixture)
             reporter.info(
@@ -253,8 +255,18 @@ def _write_fixtures(
 
 
 def _archive_fixture(writer: ArchiveWriter, fixture: FixtureResult) -> DataResult:
-    """Move one written fixture into the archive."""
-    member = writer.add_file(DATA_PREFIX + fixture.filename, fixture.path, mode=0o600)
+    """Move one written fixture into the archive (as it is, when it was written
+    compressed by the archive's compression)."""
+    name = DATA_PREFIX + fixture.filename
+    if fixture.compression == writer.compression:
+        member = writer.add_compressed(
+            name,
+            fixture.path,
+            size=fixture.content_size,
+            sha256=fixture.content_sha256,
+        )
+    else:
+        member = writer.add_file(name, fixture.path, mode=0o600)
     fixture.path.unlink()
     return DataResult(
         name=fixture.definition,

@@ -60,13 +60,20 @@ class ParallelGzip:
     def flush(self) -> None:
         """Nothing to do: blocks are written as they are compressed."""
 
-    def close(self) -> None:
-        """Compress what is left and write every pending member."""
-        if self.buffer or not self.members:
+    def end_segment(self) -> None:
+        """Compress what is held and write every pending member: what ``raw``
+        is given next follows whole members."""
+        if self.buffer:
             self._submit(bytes(self.buffer))
             self.buffer.clear()
         while self.pending:
             self.raw.write(self.pending.popleft().result())
+
+    def close(self) -> None:
+        """Compress what is left and write every pending member."""
+        if not self.buffer and not self.members:
+            self._submit(b"")  # an empty stream is still one gzip member
+        self.end_segment()
         self.pool.shutdown()
 
     def abort(self) -> None:

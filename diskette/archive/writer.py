@@ -15,22 +15,19 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from diskette.archive.checksums import HashingWriter
+from diskette.archive.compressed_member import open_compressor
 from diskette.archive.compression import (
     DEFAULT_LEVEL,
     GZIP,
-    ZSTD,
     check_compression,
     compression_level,
-    compression_threads,
 )
-from diskette.archive.gzip import ParallelGzip
 from diskette.archive.tar_blocks import (
     DIRECTORY,
     end_of_archive,
     member_header,
     padding,
 )
-from diskette.archive.zstd import ZstdWriter
 from diskette.owner import hold_file
 
 #: Read and write buffer when copying member content.
@@ -117,21 +114,14 @@ class ArchiveWriter:
             raise
         self._hashing = HashingWriter(self._file, hashlib.blake2b())
         try:
-            self._gzip = self._compressor(self._hashing)
+            self._gzip = open_compressor(
+                self._hashing, self.compression, self.compresslevel
+            )
         except BaseException:
             self.abort()
             raise
         self._tar = _Positioned(self._gzip)
         return self
-
-    def _compressor(self, raw: Any) -> Any:
-        """The stream that compresses into ``raw`` (``raw`` itself for none)."""
-        threads = compression_threads()
-        if self.compression == GZIP:
-            return ParallelGzip(raw, compresslevel=self.compresslevel, threads=threads)
-        if self.compression == ZSTD:
-            return ZstdWriter(raw, level=self.compresslevel, threads=threads)
-        return _Plain(raw)
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if exc_type is not None or not self._done:
@@ -159,6 +149,31 @@ class ArchiveWriter:
         member = WrittenMember(name=name, size=size, sha256=digest.hexdigest())
         self.members[name] = member.sha256
         return member
+
+    def add_compressed(
+        self,
+        name: str,
+        source: str | os.PathLike,
+        *,
+        size: int,
+        sha256: str,
+        mode: int = 0o600,
+    ) -> WrittenMember:
+        """Add a member whose content ``source`` holds already compressed by this
+        archive's compression (a :class:`~diskette.archive.compressed_member.CompressedFile`
+        of ``size`` bytes whose SHA-256 is ``sha256``): its bytes are copied as
+        they are, between whole members or frames of the archive's stream."""
+        assert self._tar is not None
+        with open(source, "rb") as stream:
+            mtime = os.fstat(stream.fileno()).st_mtime
+            self._tar.write(member_header(name, size=size, mtime=mtime, mode=mode))
+            self._gzip.end_segment()
+            while data := stream.read(COPY_BUFFER):
+                self._hashing.write(data)
+        self._tar.position += size
+        self._tar.write(padding(size))
+        self.members[name] = sha256
+        return WrittenMember(name=name, size=size, sha256=sha256)
 
     def add_file(
         self,
@@ -260,22 +275,6 @@ class _Positioned:
     def write(self, data: bytes) -> None:
         self.raw.write(data)
         self.position += len(data)
-
-
-class _Plain:
-    """No compression: what tar writes goes to the file as it is."""
-
-    def __init__(self, raw: Any):
-        self.write = raw.write
-
-    def flush(self) -> None:
-        """Nothing to do: the file is flushed on commit."""
-
-    def close(self) -> None:
-        """Nothing to do: the file is closed on commit."""
-
-    def abort(self) -> None:
-        """Nothing to do: the file is removed."""
 
 
 #: Errors of ``os.link`` that mean "this file system has no hard links".

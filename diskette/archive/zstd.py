@@ -43,6 +43,11 @@ class ZstdWriter:
     def flush(self) -> None:
         """Nothing to do: zstd writes its output as its workers finish blocks."""
 
+    def end_segment(self) -> None:
+        """End the frame and write it whole: what ``raw`` is given next follows
+        it (a later write starts a new frame)."""
+        self._stream.flush(zstandard().FLUSH_FRAME)
+
     def close(self) -> None:
         """End the frame and write what is left."""
         self._stream.close()

@@ -32,10 +32,13 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from django.core import serializers
 from django.db import DEFAULT_DB_ALIAS
 
+from diskette.archive.compressed_member import CompressedFile
+from diskette.archive.compression import DEFAULT_LEVEL
 from diskette.definitions import Definition
 from diskette.dumping.chunks import ChunkRange
 from diskette.dumping.cleanup import collector_paused, frames_released
@@ -90,6 +93,12 @@ class FixtureResult:
     seconds: float = 0.0
     #: What the user should know (also given to the reporter), one line each.
     warnings: list[str] = field(default_factory=list)
+    #: The file's compression when it was written compressed for an archive
+    #: (:class:`~diskette.archive.compressed_member.CompressedFile`), with the
+    #: size and SHA-256 of the fixture itself.
+    compression: str | None = None
+    content_size: int = 0
+    content_sha256: str = ""
 
     @property
     def objects(self) -> int:
@@ -97,7 +106,8 @@ class FixtureResult:
 
     @property
     def size(self) -> int:
-        return self.path.stat().st_size
+        """The fixture's size (not its compressed file's)."""
+        return self.content_size if self.compression else self.path.stat().st_size
 
 
 #: Objects serialized per chunk; the related objects are fetched once per chunk.
@@ -254,8 +264,15 @@ def write_fixture(
     using: str = DEFAULT_DB_ALIAS,
     indent: int | None = None,
     reporter: Reporter | None = None,
+    compression: str | None = None,
+    compresslevel: int = DEFAULT_LEVEL,
 ) -> FixtureResult:
-    """Serialize one definition to ``path``; raise DumpError naming the cause."""
+    """Serialize one definition to ``path``; raise DumpError naming the cause.
+
+    With ``compression``, the serializer's output is written compressed, for an
+    archive of that compression to copy as it is (a fixture a ``dump_command``
+    writes stays plain).
+    """
     reporter = reporter or Reporter()
     started = time.monotonic()
     result = FixtureResult(
@@ -268,10 +285,20 @@ def write_fixture(
         run_dump_command(definition, path, using=using, indent=indent)
         result.models = count_fixture_objects(path, definition.format)
     else:
+        target = private_file(path)
+        if compression is not None:
+            target = CompressedFile(path, compression=compression, level=compresslevel)
         try:
-            _serialize(definition, path, using, indent, reporter, result.models)
+            _serialize(definition, target, using, indent, reporter, result.models)
+        except BaseException:
+            _discard(target)
+            raise
         finally:
             reporter.done()
+        if isinstance(target, CompressedFile):
+            result.compression = compression
+            result.content_size = target.size
+            result.content_sha256 = target.sha256
     if not definition.use_base_manager:
         models = dumped_models(definition, using)
         for warning in hidden_rows(definition.name, models, using, result.models):
@@ -281,15 +308,24 @@ def write_fixture(
     return result
 
 
+def _discard(target: Any) -> None:
+    """Close (a compressed file: stop and remove) what a failed serializer wrote."""
+    if isinstance(target, CompressedFile):
+        target.abort()
+    else:
+        target.close()
+
+
 def _serialize(
     definition: Definition,
-    path: Path,
+    target: Any,
     using: str,
     indent: int | None,
     reporter: Reporter,
     counts: dict[str, int],
 ) -> None:
-    """Write the fixture with the format's serializer, counting into ``counts``."""
+    """Write the fixture into ``target`` (a new binary file, closed here) with
+    the format's serializer, counting into ``counts``."""
     label = f"dumping {definition.name}"
 
     def tick(done: int) -> None:
@@ -308,7 +344,11 @@ def _serialize(
             )
             # The objects' cursors are closed before the stream, whatever
             # stopped the serializer (an interrupt, an error).
-            with frames_released(), _private_text(path) as stream, closing(objects):
+            with (
+                frames_released(),
+                io.TextIOWrapper(target, encoding="utf-8") as stream,
+                closing(objects),
+            ):
                 serializer_class().serialize(
                     objects,
                     indent=indent,
@@ -330,8 +370,3 @@ def _serialize(
             f"definition {definition.name!r}:{where} could not be serialized: "
             f"{type(error).__name__}: {error}"
         ) from error
-
-
-def _private_text(path: Path) -> io.TextIOWrapper:
-    """A new UTF-8 text file, 0600 from its first byte: fixtures hold secrets."""
-    return io.TextIOWrapper(private_file(path), encoding="utf-8")
