@@ -132,7 +132,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--diskette06-python",
-        type=Path,
+        type=lambda text: Path(text).absolute(),  # the steps run elsewhere
         default=DISKETTE06_PYTHON,
         help="media: Python with diskette 0.6.0 installed (default .venv-diskette06)",
     )
