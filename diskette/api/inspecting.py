@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -25,7 +26,7 @@ from diskette.destinations.fetch import (
     ResolvedArchive,
     fetch_from_destination,
     resolve_archive,
-    sidecar_mismatch,
+    sidecar_refusal,
 )
 from diskette.environment import (
     compare_environments,
@@ -122,42 +123,57 @@ def _inspect_file(
     environment: bool,
     reporter: Reporter,
 ) -> InspectResult:
-    """Inspect the local file of ``resolved``. When verifying, a file that is not
-    the archive its sidecar describes is the first problem, or the error raised
-    when it cannot even be read (the sidecar says why)."""
-    mismatch = sidecar_mismatch(resolved, path) if verify else None
-    try:
-        result = _inspect(path, resolved.shown, conf, verify, environment, reporter)
-    except ArchiveError as error:
-        if mismatch is None:
-            raise
-        raise mismatch from error
+    """Inspect the local file of ``resolved``, opened once. When verifying, a file
+    that is not the archive its sidecar describes is the first problem, or the
+    error raised when it cannot even be read (the sidecar says why)."""
+    with open_reader(path, conf) as reader:
+        mismatch = _sidecar_mismatch(reader, resolved) if verify else None
+        try:
+            result = _inspect(reader, resolved.shown, verify, environment, reporter)
+        except ArchiveError as error:
+            if mismatch is None:
+                raise
+            raise mismatch from error
     if mismatch is not None:
         result.errors.insert(0, mismatch)
     return result
 
 
+def _sidecar_mismatch(
+    reader: ArchiveReader, resolved: ResolvedArchive
+) -> ChecksumError | None:
+    """The refusal of an open file whose BLAKE2b-512 is not its sidecar's, or
+    ``None`` (it is, or there is no sidecar): the file read is the one inspected."""
+    if resolved.checksum is None:
+        return None
+    try:
+        reader.verify_checksum(
+            resolved.checksum, refusal=functools.partial(sidecar_refusal, resolved)
+        )
+    except ChecksumError as refused:
+        return refused
+    return None
+
+
 def _inspect(
-    path: Path,
+    reader: ArchiveReader,
     shown: str,
-    conf: DisketteSettings,
     verify: bool,
     environment: bool,
     reporter: Reporter,
 ) -> InspectResult:
     """Read the manifest and, with ``verify``, check every member; describe it."""
-    with open_reader(path, conf) as reader:
-        manifest = reader.inspect()
-        size = path.stat().st_size
-        counted: dict[str, dict[str, int]] = {}
-        unreadable: dict[str, ArchiveError] = {}
-        errors: list[ArchiveError] = []
-        checks: list[MemberCheck] = []
-        if verify:
-            try:
-                checks = _check_members(reader, manifest, counted, unreadable, reporter)
-            except ArchiveError as error:
-                errors.append(error)
+    manifest = reader.inspect()
+    size = reader.path.stat().st_size
+    counted: dict[str, dict[str, int]] = {}
+    unreadable: dict[str, ArchiveError] = {}
+    errors: list[ArchiveError] = []
+    checks: list[MemberCheck] = []
+    if verify:
+        try:
+            checks = _check_members(reader, manifest, counted, unreadable, reporter)
+        except ArchiveError as error:
+            errors.append(error)
     sizes = {m.name: m.size for m in reader.members if not m.is_dir}
     failed = [check for check in checks if check.ok is False]
     errors[:0] = [

@@ -13,9 +13,9 @@ The reader needs a local, seekable file. An archive of a
 :class:`~diskette.destinations.local.LocalDestination` is read where it is, with
 no copy; from any other backend it is streamed into the caller's (private)
 directory, never more than ``DISKETTE_LOAD_MAX_SIZE`` bytes. When the archive
-has a valid sidecar, :func:`sidecar_mismatch` compares the file with the
-checksum the sidecar records, so that a body that is not the archive the dump
-wrote is refused before anything changes.
+has a valid sidecar, the reader compares the open file with the checksum the
+sidecar records (:func:`sidecar_refusal` is its refusal), so that a body that is
+not the archive the dump wrote is refused before anything changes.
 
 Errors of a backend (a network, a server, a permission) become one
 :class:`~diskette.exceptions.DownloadError` line, as a failed download does.
@@ -24,7 +24,6 @@ Errors of a backend (a network, a server, a permission) become one
 from __future__ import annotations
 
 import difflib
-import hmac
 import os
 import posixpath
 import tempfile
@@ -34,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from diskette.archive.checksums import archive_checksum
 from diskette.conf import get_settings
 from diskette.destinations.config import describe_destination, get_destination
 from diskette.destinations.listing import is_archive_name, list_archives
@@ -182,17 +180,6 @@ def fetch_from_destination(
         raise
     reporter.info(f"Fetched {resolved.shown} ({received} bytes)")
     return target
-
-
-def sidecar_mismatch(resolved: ResolvedArchive, path: Path) -> ChecksumError | None:
-    """The refusal of a file that is not the archive its sidecar describes (its
-    BLAKE2b-512 is not the sidecar's), or ``None``: it is, or there is no sidecar."""
-    if resolved.checksum is None:
-        return None
-    actual = archive_checksum(path)
-    if hmac.compare_digest(actual, resolved.checksum):
-        return None
-    return sidecar_refusal(resolved, actual)
 
 
 def sidecar_refusal(resolved: ResolvedArchive, actual: str) -> ChecksumError:
