@@ -1,4 +1,4 @@
-"""Values PostgreSQL already writes as the fixture does: read as text, not rebuilt.
+"""Values the database already holds as the fixture's text: read as text, not rebuilt.
 
 A datetime read from PostgreSQL is parsed in Python (Django's time zone loader
 extends psycopg's Python one), then written back by the JSON encoder with
@@ -17,13 +17,20 @@ string:
   write an exponent (below one millionth), which is then asked of ``Decimal``;
 - ``uuid``: PostgreSQL writes the canonical lower case form, as ``str(UUID)``.
 
-A column is read so only when its type is the field's own (one query that
+SQLite keeps datetimes, dates and UUIDs as the text Django wrote: ``str`` of a
+naive UTC datetime (``2024-06-01 12:00:00.123000``), an ISO date, the UUID's 32
+hexadecimal digits. They are read as that text (no converter builds an object)
+and sliced into the fixture's string; a text of any other shape goes through
+Django's own converter, so the fixture is the same either way.
+
+On PostgreSQL a column is read so only when its type is the field's own (one query that
 reads no row tells, per model: a table made by hand may hold a decimal field in
 a ``float8`` column, whose value the fixture writes as a number). A text of any
 other shape (a date before Christ, ``infinity``, a year past 9999) is loaded by
 the connection's own loader, which gives the value (or the
 error) that reading the column directly gives. Only Django's own field classes
-are read so (a subclass may convert values), only on PostgreSQL with psycopg 3.
+are read so (a subclass may convert values), only on PostgreSQL with psycopg 3
+and on SQLite.
 """
 
 from __future__ import annotations
@@ -50,6 +57,10 @@ from diskette.dumping.rows import VALUE, RowPlan
 
 _UTC_DATETIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.(\d{1,6}))?\+00")
 _DATE = re.compile(r"\d{4}-\d\d-\d\d")
+#: ``str`` of a naive datetime, as Django's SQLite backend stores it.
+_SQLITE_DATETIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{6})?")
+#: ``UUID.hex``, as Django stores a UUID where the database has no uuid type.
+_HEX_UUID = re.compile(r"[0-9a-f]{32}")
 #: Decimal writes an exponent below 1e-6: ``str(Decimal("0.0000001")) == "1E-7"``.
 _EXPONENT_PREFIXES = ("0.000000", "-0.000000")
 #: Session time zones whose text offset is always ``+00``.
@@ -109,8 +120,66 @@ def _uuid_text(value: Any) -> Any:
     return value
 
 
+def _sqlite_datetime_text(django: Convert) -> Convert:
+    def convert(value: Any) -> Any:
+        if type(value) is not str or not _SQLITE_DATETIME.fullmatch(value):
+            return django(value)
+        if len(value) == 19:
+            return f"{value[:10]}T{value[11:]}Z"
+        if value[20:] == "000000":
+            return django(value)  # a whole second with a fraction: Django's digits
+        # Whole milliseconds keep Django's three digits.
+        fraction = value[20:23] if value.endswith("000") else value[20:]
+        return f"{value[:10]}T{value[11:19]}.{fraction}Z"
+
+    return convert
+
+
+def _sqlite_date_text(django: Convert) -> Convert:
+    def convert(value: Any) -> Any:
+        if type(value) is str and _DATE.fullmatch(value):
+            return value
+        return django(value)
+
+    return convert
+
+
+def _sqlite_uuid_text(django: Convert) -> Convert:
+    def convert(value: Any) -> Any:
+        if type(value) is str and _HEX_UUID.fullmatch(value):
+            return (
+                f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+            )
+        return django(value)
+
+    return convert
+
+
+def _sqlite_conversions(connection: Any) -> dict[type, tuple[str, Convert]]:
+    """SQLite keeps these values as the text Django wrote (``str`` of a naive
+    UTC datetime, ISO dates, 32 hexadecimal digits of a UUID): a text of that
+    shape becomes the fixture's string by slices, any other goes through
+    Django's own converter, as reading the column directly does."""
+    ops = connection.ops
+
+    def django(name: str) -> Convert:
+        converter = getattr(ops, f"convert_{name}field_value")
+        return lambda value: converter(value, None, connection)
+
+    found: dict[type, tuple[str, Convert]] = {
+        DateField: ("", _sqlite_date_text(django("date"))),
+        UUIDField: ("", _sqlite_uuid_text(django("uuid"))),
+    }
+    if settings.USE_TZ and connection.timezone_name in _UTC_NAMES:
+        found[DateTimeField] = ("", _sqlite_datetime_text(django("datetime")))
+    return found
+
+
 def _conversions(connection: Any) -> dict[type, tuple[str, Convert]] | None:
-    """``{field class: (column type, convert(text))}`` for this connection, or None."""
+    """``{field class: (column type, convert(text))}`` for this connection, or None
+    (the column type is PostgreSQL's; SQLite has none to check)."""
+    if connection.vendor == "sqlite":
+        return _sqlite_conversions(connection)
     if connection.vendor != "postgresql":
         return None
     from django.db.backends.postgresql.psycopg_any import is_psycopg3
@@ -163,6 +232,25 @@ def _column_types(connection: Any, table: str, columns: list[str]) -> dict[str, 
         }
 
 
+def _of_their_type(
+    connection: Any, meta: Any, wanted: dict[str, tuple[str, Convert]]
+) -> dict[str, Convert]:
+    """``{attname: convert}`` of the wanted columns whose type is the field's own
+    on PostgreSQL; all of them on SQLite, whose columns have no fixed type (each
+    value's text is checked instead)."""
+    if connection.vendor == "sqlite":
+        return {attname: convert for attname, (_type, convert) in wanted.items()}
+    from psycopg import postgres
+
+    columns_of = {meta.get_field(attname).column: attname for attname in wanted}
+    types = _column_types(connection, meta.db_table, list(columns_of))
+    return {
+        attname: wanted[attname][1]
+        for column, attname in columns_of.items()
+        if types[column] == postgres.types[wanted[attname][0]].oid
+    }
+
+
 def read_as_text(plan: RowPlan, using: str) -> RowPlan:
     """``plan`` with the columns PostgreSQL writes as the fixture does read as text.
 
@@ -176,8 +264,6 @@ def read_as_text(plan: RowPlan, using: str) -> RowPlan:
     conversions = _conversions(connection)
     if not conversions:
         return plan
-    from psycopg import postgres
-
     model: Any = plan.model
     meta = model._meta
     candidates = [meta.pk] + [
@@ -191,13 +277,7 @@ def read_as_text(plan: RowPlan, using: str) -> RowPlan:
             wanted[field.attname] = found
     if not wanted:
         return plan
-    columns_of = {meta.get_field(attname).column: attname for attname in wanted}
-    types = _column_types(connection, meta.db_table, list(columns_of))
-    text = {
-        attname: wanted[attname][1]
-        for column, attname in columns_of.items()
-        if types[column] == postgres.types[wanted[attname][0]].oid
-    }
+    text = _of_their_type(connection, meta, wanted)
     if not text:
         return plan
     old = plan.selects or plan.columns
