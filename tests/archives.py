@@ -244,3 +244,19 @@ def snapshot(root: Path) -> dict[str, Any]:
             stat = path.stat()
             state[relative] = ("file", sha256(path.read_bytes()), stat.st_mtime_ns)
     return state
+
+
+#: Limits large enough for the archives the tests write.
+STAGE_LIMITS = {"max_size": 64 * 1024 * 1024, "max_members": 1000, "minimal_size": 10}
+
+
+def stage(archive: Path, root: Path) -> tuple[Path, str]:
+    """Stage ``archive`` in a new ``root/staging`` with diskette's reader:
+    ``(staging directory, the compression the reader found)``."""
+    from diskette.archive import ArchiveReader
+
+    staging = root / "staging"
+    staging.mkdir()
+    with ArchiveReader(archive, **STAGE_LIMITS) as reader:
+        reader.stage(staging)
+        return staging, reader.compression

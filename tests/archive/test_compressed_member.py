@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 
-from diskette.archive import ArchiveReader, ArchiveWriter
+from diskette.archive import ArchiveWriter
 from diskette.archive.compressed_member import CompressedFile
 from diskette.archive.compression import COMPRESSIONS, DEFAULT_LEVEL
-from tests.archives import MTIME, manifest_dict
+from tests.archives import MTIME, manifest_dict, stage
 
 LIMITS = {"max_size": 64 * 1024 * 1024, "max_members": 1000, "minimal_size": 10}
 TAR_OPTIONS = {"gzip": ["-z"], "zstd": ["--zstd"], "none": []}
@@ -56,11 +56,8 @@ def write(path, compression):
 def test_the_archive_reads_as_one_stream(tmp_path, compression):
     """diskette's reader checks every member's SHA-256 against the manifest."""
     archive = write(tmp_path / "a.archive", compression)
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    with ArchiveReader(archive, **LIMITS) as reader:
-        reader.stage(staging)
-        assert reader.compression == compression
+    staging, found = stage(archive, tmp_path)
+    assert found == compression
     for name, data in CONTENTS.items():
         assert (staging / "media" / name).read_bytes() == data
 

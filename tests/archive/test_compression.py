@@ -22,7 +22,7 @@ from diskette.archive.compression import (
 from diskette.archive.gzip import GzipReader, ParallelGzip, compress_block
 from diskette.archive.zstd import FrameTracker, ZstdReader
 from diskette.exceptions import ArchiveError, ConfigurationError
-from tests.archives import MTIME, make_archive, manifest_dict
+from tests.archives import MTIME, make_archive, manifest_dict, stage
 
 LIMITS = {"max_size": 64 * 1024 * 1024, "max_members": 1000, "minimal_size": 10}
 MAGIC = {"gzip": b"\x1f\x8b", "zstd": b"\x28\xb5\x2f\xfd"}
@@ -66,11 +66,8 @@ def test_each_compression_round_trips_bytes_and_times(tmp_path, compression):
         assert head.startswith(MAGIC[compression])
     else:
         assert head[257:262] == b"ustar"
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    with ArchiveReader(archive, **LIMITS) as reader:
-        reader.stage(staging)
-        assert reader.compression == compression
+    staging, found = stage(archive, tmp_path)
+    assert found == compression
     for name, data in FILES.items():
         restored = staging / "media" / name
         assert restored.read_bytes() == data
@@ -88,11 +85,8 @@ def test_each_compression_round_trips_bytes_and_times(tmp_path, compression):
 )
 def test_the_format_is_told_by_magic_bytes_never_by_name(tmp_path, compression, name):
     archive = write(tmp_path / name, compression)
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    with ArchiveReader(archive, **LIMITS) as reader:
-        reader.stage(staging)
-        assert reader.compression == compression
+    staging, found = stage(archive, tmp_path)
+    assert found == compression
     assert (staging / "media" / "photo.jpg").read_bytes() == FILES["photo.jpg"]
 
 

@@ -10,7 +10,6 @@ Django's converter and still gives the bytes of its value.
 
 from __future__ import annotations
 
-import datetime
 import uuid
 
 import pytest
@@ -24,21 +23,10 @@ from diskette.dumping.reading import dump_queryset
 from diskette.dumping.rows import row_plan
 from diskette.dumping.serializer import JSONSerializer
 from diskette.dumping.text_values import read_as_text
+from tests.dump.value_edges import DAYS, MOMENTS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-UTC = datetime.timezone.utc
-MOMENTS = [
-    datetime.datetime(2024, 3, 1, 12, 30, 58, 604096, UTC),
-    datetime.datetime(2024, 3, 1, 12, 30, 58, 1, UTC),
-    datetime.datetime(2024, 3, 1, 12, 30, 58, 120000, UTC),
-    datetime.datetime(2024, 3, 1, 12, 30, 58, 123000, UTC),
-    datetime.datetime(2024, 3, 1, 12, 30, 58, 100, UTC),
-    datetime.datetime(2024, 3, 1, 12, 30, 58, tzinfo=UTC),
-    datetime.datetime(1, 1, 1, tzinfo=UTC),
-    datetime.datetime(9999, 12, 31, 23, 59, 59, 999999, UTC),
-]
-DAYS = [datetime.date(2024, 2, 29), datetime.date(1, 1, 1), datetime.date(9999, 12, 31)]
 #: Texts Django never writes but reads: each must give its value's bytes.
 ODD_TEXTS = [
     ("at", "2024-03-01T12:30:58"),

@@ -9,7 +9,6 @@ the column would be, and a session whose text differs turns the path off.
 
 from __future__ import annotations
 
-import datetime
 import uuid
 from decimal import Decimal
 
@@ -26,24 +25,13 @@ from diskette.dumping.rows import row_plan
 from diskette.dumping.serializer import JSONSerializer
 from diskette.dumping.text_values import read_as_text
 from diskette.exceptions import DumpError
+from tests.dump.value_edges import DAYS, MOMENTS
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(databases=["default", "postgres"]),
 ]
 
-UTC = datetime.timezone.utc
-MOMENTS = [
-    datetime.datetime(2024, 3, 1, 12, 30, 58, 604096, UTC),
-    datetime.datetime(2024, 3, 1, 12, 30, 58, 1, UTC),
-    datetime.datetime(2024, 3, 1, 12, 30, 58, 120000, UTC),
-    datetime.datetime(2024, 3, 1, 12, 30, 58, 123000, UTC),
-    datetime.datetime(2024, 3, 1, 12, 30, 58, 100, UTC),
-    datetime.datetime(2024, 3, 1, 12, 30, 58, tzinfo=UTC),
-    datetime.datetime(1, 1, 1, tzinfo=UTC),
-    datetime.datetime(9999, 12, 31, 23, 59, 59, 999999, UTC),
-]
-DAYS = [datetime.date(2024, 2, 29), datetime.date(1, 1, 1), datetime.date(9999, 12, 31)]
 AMOUNTS = [
     Decimal("0.0000001"),
     Decimal("-0.0000000001"),
