@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.db import connection, models
+from django.db import connection
 from django.db.models.functions import Cast
 from django.test.utils import isolate_apps
 
@@ -23,7 +23,7 @@ from diskette.dumping.reading import dump_queryset
 from diskette.dumping.rows import row_plan
 from diskette.dumping.serializer import JSONSerializer
 from diskette.dumping.text_values import read_as_text
-from tests.dump.value_edges import DAYS, MOMENTS
+from tests.dump.value_edges import DAYS, MOMENTS, valued_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,19 +42,7 @@ ODD_TEXTS = [
 @pytest.fixture
 def valued():
     with isolate_apps("sandbox.library") as registry:
-
-        class Valued(models.Model):
-            id = models.UUIDField(primary_key=True)
-            at = models.DateTimeField(null=True)
-            day = models.DateField(null=True)
-            other = models.UUIDField(null=True)
-            parent = models.ForeignKey("self", models.CASCADE, null=True)
-
-            class Meta:
-                app_label = "library"
-
-            def __str__(self):
-                return str(self.pk)
+        Valued = valued_model()
 
         with connection.schema_editor() as editor:
             editor.create_model(Valued)

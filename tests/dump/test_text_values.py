@@ -25,7 +25,7 @@ from diskette.dumping.rows import row_plan
 from diskette.dumping.serializer import JSONSerializer
 from diskette.dumping.text_values import read_as_text
 from diskette.exceptions import DumpError
-from tests.dump.value_edges import DAYS, MOMENTS
+from tests.dump.value_edges import DAYS, MOMENTS, valued_model
 
 pytestmark = [
     pytest.mark.postgres,
@@ -47,20 +47,7 @@ AMOUNTS = [
 def valued(postgres_db):
     """A table of every converted type on PostgreSQL, with each edge once."""
     with isolate_apps("sandbox.library") as registry:
-
-        class Valued(models.Model):
-            id = models.UUIDField(primary_key=True)
-            at = models.DateTimeField(null=True)
-            day = models.DateField(null=True)
-            amount = models.DecimalField(max_digits=30, decimal_places=10, null=True)
-            other = models.UUIDField(null=True)
-            parent = models.ForeignKey("self", models.CASCADE, null=True)
-
-            class Meta:
-                app_label = "library"
-
-            def __str__(self):
-                return str(self.pk)
+        Valued = valued_model()
 
         with connections[postgres_db].schema_editor() as editor:
             editor.create_model(Valued)
