@@ -79,22 +79,15 @@ class KeyCache:
         get = values.get
         found: dict = {}
         missing: list = []
-        if len(values) < self.size:
-            for key in keys:
-                value = get(key, _MISSING)
-                if value is _MISSING:
-                    missing.append(key)
-                else:
-                    found[key] = value
-            return found, missing
-        touch = values.move_to_end
+        touch = values.move_to_end if len(values) >= self.size else None
         for key in keys:
             value = get(key, _MISSING)
             if value is _MISSING:
                 missing.append(key)
             else:
                 found[key] = value
-                touch(key)
+                if touch is not None:
+                    touch(key)
         return found, missing
 
     def add(self, key, value) -> None:
