@@ -30,7 +30,6 @@ Every load is checked: the same rows in the checked tables as the source.
 from __future__ import annotations
 
 import importlib.util
-import json
 import shutil
 import time
 from typing import TYPE_CHECKING
@@ -160,24 +159,15 @@ class PostgresCase:
         return measured
 
     def dump(self, number: int) -> Run:
-        shutil.rmtree(self.archive_dir, ignore_errors=True)
-        measured = self.source.manage(
-            "diskette_dump",
-            "--json",
-            "--destination",
-            str(self.archive_dir),
-            log=self.logs / f"dump-{number}",
+        measured, self.dumped = self.source.diskette_dump(
+            self.archive_dir, self.logs / f"dump-{number}"
         )
-        self.dumped = json.loads(measured.stdout)
         return measured
 
     def load(self, number: int) -> Run:
         target = self.fresh(TARGET, "loaded")
-        measured = target.manage(
-            "diskette_load",
-            self.dumped["path"],
-            "--noinput",
-            log=self.logs / f"load-{number}",
+        measured = target.diskette_load(
+            self.dumped["path"], self.logs / f"load-{number}"
         )
         self.done(target, "diskette_load")
         return measured

@@ -9,8 +9,10 @@ floor's two functions, which ``bench.py`` runs in a child process of its own
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shlex
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -241,6 +243,19 @@ class Site:
     def manage(self, *args: str, log: Path, extra_env: dict | None = None) -> Run:
         """``manage.py args`` on this site; ``extra_env`` adds variables (``SANDBOX_S3_*``)."""
         return run(self.command(*args), env=self.env(**(extra_env or {})), log=log)
+
+    def diskette_dump(self, directory: Path, log: Path) -> tuple[Run, dict]:
+        """A measured ``diskette_dump --json`` into a new ``directory``, with what
+        it printed."""
+        shutil.rmtree(directory, ignore_errors=True)
+        measured = self.manage(
+            "diskette_dump", "--json", "--destination", str(directory), log=log
+        )
+        return measured, json.loads(measured.stdout)
+
+    def diskette_load(self, archive: str, log: Path) -> Run:
+        """A measured ``diskette_load --noinput`` of ``archive`` into this site."""
+        return self.manage("diskette_load", archive, "--noinput", log=log)
 
     def row_counts(self) -> dict[str, int]:
         """Rows of the checked tables, read with ``sqlite3``."""

@@ -155,24 +155,15 @@ class SizeRun:
         return measured
 
     def dump(self, number: int) -> Run:
-        shutil.rmtree(self.archive_dir, ignore_errors=True)
-        measured = self.source.manage(
-            "diskette_dump",
-            "--json",
-            "--destination",
-            str(self.archive_dir),
-            log=self.logs / f"dump-{number}",
+        measured, self.dumped = self.source.diskette_dump(
+            self.archive_dir, self.logs / f"dump-{number}"
         )
-        self.dumped = json.loads(measured.stdout)
         return measured
 
     def load(self, number: int) -> Run:
         target = self.bench.fresh_site(self.base / "loaded")
-        measured = target.manage(
-            "diskette_load",
-            self.dumped["path"],
-            "--noinput",
-            log=self.logs / f"load-{number}",
+        measured = target.diskette_load(
+            self.dumped["path"], self.logs / f"load-{number}"
         )
         self.check_loaded(target, self.dumped, "diskette_load")
         return measured

@@ -14,16 +14,16 @@ import uuid
 
 import pytest
 from django.db import connection
-from django.db.models.functions import Cast
 from django.test.utils import isolate_apps
 
-from diskette.definitions import Definition
-from diskette.dumping.dumper import write_fixture
-from diskette.dumping.reading import dump_queryset
-from diskette.dumping.rows import row_plan
-from diskette.dumping.serializer import JSONSerializer
-from diskette.dumping.text_values import read_as_text
-from tests.dump.value_edges import DAYS, MOMENTS, valued_model
+from tests.dump.value_edges import (
+    DAYS,
+    MOMENTS,
+    both_ways,
+    cast_columns,
+    text_plan,
+    valued_model,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,42 +63,12 @@ def valued():
                 editor.delete_model(Valued)
 
 
-DEFINITION = Definition(
-    name="valued", models=("library.Valued",), filename="valued.json", format="json"
-)
-
-
-def _both_ways(tmp_path, valued) -> tuple[bytes, bytes]:
-    registry, model = valued
-    path = tmp_path / "rows.json"
-    definition = DEFINITION
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("diskette.dumping.reading.django_apps", registry)
-        write_fixture(definition, path)
-    instances = list(model.objects.order_by("pk"))
-    return path.read_bytes(), JSONSerializer().serialize(instances).encode()
-
-
 def test_every_edge_gives_the_bytes_of_its_value(tmp_path, valued):
     _registry, model = valued
-    definition = DEFINITION
-    plan = read_as_text(
-        row_plan(
-            model,
-            dump_queryset(definition, model, "default"),
-            natural_foreign=False,
-            natural_primary=False,
-        ),
-        "default",
-    )
-    cast = {
-        select.source_expressions[0].name
-        for select in plan.selects
-        if isinstance(select, Cast)
-    }
-    assert cast == {"id", "at", "day", "other", "parent_id"}
+    plan = text_plan(model, "default")
+    assert cast_columns(plan) == {"id", "at", "day", "other", "parent_id"}
     assert plan.columns[0] == "id", "the key stays as it is, for the ranges"
-    ours, expected = _both_ways(tmp_path, valued)
+    ours, expected = both_ways(tmp_path, valued, "default")
     assert ours == expected
     for text in (':58.604096Z"', ':58.120Z"', ':58Z"', '"2024-02-29"', "-0000-0000-"):
         assert text.encode() in ours, text
@@ -114,5 +84,5 @@ def test_a_text_of_another_shape_gives_the_bytes_of_its_value(
             f"UPDATE {model._meta.db_table} SET {column} = %s",  # noqa: S608
             [text],
         )
-    ours, expected = _both_ways(tmp_path, valued)
+    ours, expected = both_ways(tmp_path, valued, "default")
     assert ours == expected

@@ -15,17 +15,22 @@ from decimal import Decimal
 import pytest
 from django.core import serializers
 from django.db import connections, models
-from django.db.models.functions import Cast
 from django.test.utils import isolate_apps
 
 from diskette.definitions import Definition
 from diskette.dumping.dumper import write_fixture
-from diskette.dumping.reading import dump_queryset
 from diskette.dumping.rows import row_plan
 from diskette.dumping.serializer import JSONSerializer
 from diskette.dumping.text_values import read_as_text
 from diskette.exceptions import DumpError
-from tests.dump.value_edges import DAYS, MOMENTS, valued_model
+from tests.dump.value_edges import (
+    DAYS,
+    MOMENTS,
+    both_ways,
+    cast_columns,
+    text_plan,
+    valued_model,
+)
 
 pytestmark = [
     pytest.mark.postgres,
@@ -65,45 +70,12 @@ def valued(postgres_db):
         yield registry, Valued
 
 
-def _definition() -> Definition:
-    return Definition(
-        name="valued",
-        models=("library.Valued",),
-        filename="valued.json",
-        format="json",
-    )
-
-
-def _both_ways(tmp_path, valued, using: str) -> tuple[bytes, bytes]:
-    """``(from rows read as text, from instances)`` of the whole table."""
-    registry, model = valued
-    path = tmp_path / "rows.json"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("diskette.dumping.reading.django_apps", registry)
-        write_fixture(_definition(), path, using=using)
-    instances = list(model.objects.using(using).order_by("pk"))
-    return path.read_bytes(), JSONSerializer().serialize(instances).encode()
-
-
 def test_every_edge_gives_the_bytes_of_its_value(tmp_path, valued, postgres_db):
     _registry, model = valued
-    plan = read_as_text(
-        row_plan(
-            model,
-            dump_queryset(_definition(), model, postgres_db),
-            natural_foreign=False,
-            natural_primary=False,
-        ),
-        postgres_db,
-    )
-    cast = {
-        select.source_expressions[0].name
-        for select in plan.selects
-        if isinstance(select, Cast)
-    }
-    assert cast == {"id", "at", "day", "amount", "other", "parent_id"}
+    plan = text_plan(model, postgres_db)
+    assert cast_columns(plan) == {"id", "at", "day", "amount", "other", "parent_id"}
     assert plan.columns[0] == "id", "the key stays as it is, for the ranges"
-    ours, expected = _both_ways(tmp_path, valued, postgres_db)
+    ours, expected = both_ways(tmp_path, valued, postgres_db)
     assert ours == expected
     for text in ('"1.000E-7"', '"0E-10"', '"-1E-10"', '.000100Z"', ':58.120Z"'):
         assert text.encode() in ours, text
@@ -125,15 +97,7 @@ def test_a_session_that_writes_otherwise_reads_values(
     with connections[postgres_db].cursor() as cursor:
         cursor.execute(statement)
     try:
-        plan = read_as_text(
-            row_plan(
-                model,
-                dump_queryset(_definition(), model, postgres_db),
-                natural_foreign=False,
-                natural_primary=False,
-            ),
-            postgres_db,
-        )
+        plan = text_plan(model, postgres_db)
         names = set(plan.columns)
         assert "at::text" not in names
         if "DateStyle" in statement:
@@ -143,7 +107,7 @@ def test_a_session_that_writes_otherwise_reads_values(
             assert "day::text" in names, "dates do not depend on the time zone"
             # Years 1 and 9999 in UTC are out of Python's range at +05:30.
             model.objects.using(postgres_db).filter(at__year__in=[1, 9999]).delete()
-            ours, expected = _both_ways(tmp_path, valued, postgres_db)
+            ours, expected = both_ways(tmp_path, valued, postgres_db)
             assert ours == expected
     finally:
         with connections[postgres_db].cursor() as cursor:
@@ -162,7 +126,7 @@ def test_a_text_python_cannot_hold_fails_as_the_value_would(
     with connections[postgres_db].cursor() as cursor:
         cursor.execute(f"UPDATE {table} SET {column} = %s", [text])  # noqa: S608
     with pytest.raises(DumpError, match="DataError"):
-        _both_ways(tmp_path, valued, postgres_db)
+        both_ways(tmp_path, valued, postgres_db)
     with pytest.raises(Exception, match="BC|infinity|too|range"):
         serializers.serialize("json", model.objects.using(postgres_db).all())
 

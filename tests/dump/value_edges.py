@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
+from typing import Any
 
+import pytest
 from django.db import models
+from django.db.models.functions import Cast
+
+from diskette.definitions import Definition
+from diskette.dumping.dumper import write_fixture
+from diskette.dumping.reading import dump_queryset
+from diskette.dumping.rows import RowPlan, row_plan
+from diskette.dumping.serializer import JSONSerializer
+from diskette.dumping.text_values import read_as_text
 
 UTC = datetime.timezone.utc
 MOMENTS = [
@@ -39,3 +50,43 @@ def valued_model() -> type[models.Model]:
             return str(self.pk)
 
     return Valued
+
+
+VALUED = Definition(
+    name="valued", models=("library.Valued",), filename="valued.json", format="json"
+)
+
+
+def text_plan(model: Any, using: str) -> RowPlan:
+    """The row plan of ``model`` once :func:`read_as_text` has chosen its columns."""
+    return read_as_text(
+        row_plan(
+            model,
+            dump_queryset(VALUED, model, using),
+            natural_foreign=False,
+            natural_primary=False,
+        ),
+        using,
+    )
+
+
+def cast_columns(plan: RowPlan) -> set[str]:
+    """The fields ``plan`` selects as text."""
+    return {
+        select.source_expressions[0].name
+        for select in plan.selects
+        if isinstance(select, Cast)
+    }
+
+
+def both_ways(
+    tmp_path: Path, valued: tuple[Any, Any], using: str
+) -> tuple[bytes, bytes]:
+    """``(from rows read as text, from instances)`` of the whole table."""
+    registry, model = valued
+    path = tmp_path / "rows.json"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("diskette.dumping.reading.django_apps", registry)
+        write_fixture(VALUED, path, using=using)
+    instances = list(model.objects.using(using).order_by("pk"))
+    return path.read_bytes(), JSONSerializer().serialize(instances).encode()
