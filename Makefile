@@ -37,13 +37,13 @@ help:
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev,realsite,wagtailsite,s3,sftp,zstd]' 'Django>=5.2,<5.3'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev,realsite,wagtailsite,s3,sftp,zstd,crypto]' 'Django>=5.2,<5.3'
 	touch $@
 
 $(VENV42)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV42)
 	$(VENV42)/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV42)/bin/pip install $(PIP_FLAGS) -e '.[dev,realsite,s3,sftp,zstd]' 'Django>=4.2,<4.3'
+	$(VENV42)/bin/pip install $(PIP_FLAGS) -e '.[dev,realsite,s3,sftp,zstd,crypto]' 'Django>=4.2,<4.3'
 	touch $@
 
 $(DOCS_VENV)/.installed: setup.cfg pyproject.toml
@@ -85,7 +85,7 @@ docs: $(DOCS_VENV)/.installed
 $(BENCH_VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(BENCH_VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev,s3,zstd]' 'Django>=5.2,<5.3' 'django-dbbackup>=5,<6'
+	$(BENCH_VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev,s3,zstd,crypto]' 'Django>=5.2,<5.3' 'django-dbbackup>=5,<6'
 	touch $@
 
 $(DISKETTE06_VENV)/.installed:

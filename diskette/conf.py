@@ -54,8 +54,13 @@ class DisketteSettings:
     dump_permissions: int
     dump_format: str
     dump_compression: str
+    encrypt_to: Sequence[PathValue]
+    signing_key: PathValue | None
     archive_storage: ArchiveStorageValue
     retention: Mapping[str, Any] | None
+    #: ``{"profile": ..., "rules": {...}}``, see :mod:`diskette.anonymise.rules`.
+    anonymise: Mapping[str, Any]
+    anonymise_salt: str | None
     load_storages_path: PathValue | None
     load_minimal_filesize: int
     load_max_size: int
@@ -66,6 +71,8 @@ class DisketteSettings:
     download_timeout: float
     download_max_size: int
     download_deadline: float
+    identity_files: Sequence[PathValue]
+    trusted_keys: Sequence[PathValue]
 
     @staticmethod
     def setting_name(attribute: str) -> str:
@@ -103,7 +110,12 @@ def load_setting_names() -> list[str]:
         name
         for name in setting_names()
         if name.startswith(("DISKETTE_LOAD_", "DISKETTE_DOWNLOAD_"))
+        or name in _LOAD_KEY_SETTINGS
     ]
+
+
+#: The key settings a load reads, beside the ``DISKETTE_LOAD_*`` ones.
+_LOAD_KEY_SETTINGS = ("DISKETTE_IDENTITY_FILES", "DISKETTE_TRUSTED_KEYS")
 
 
 @lru_cache(maxsize=1)

@@ -76,6 +76,20 @@ class UnsupportedVersionError(ManifestError):
     exit_code = 14
 
 
+class DecryptionError(ArchiveError):
+    """An encrypted archive cannot be opened: no identity or passphrase given, none
+    that matches, or ciphertext that was altered or cut short."""
+
+    exit_code = 15
+
+
+class SignatureError(ArchiveError):
+    """An archive's signature is wrong, or missing or by an untrusted key where
+    ``DISKETTE_TRUSTED_KEYS`` requires one."""
+
+    exit_code = 16
+
+
 class LoadError(DisketteError):
     """The data does not fit the models of the target database."""
 

@@ -24,6 +24,13 @@ from diskette.paths import storage_name
 
 #: Name of the manifest member at the root of every archive.
 MANIFEST_NAME = "manifest.json"
+#: Name of the member that holds the manifest's signature, when the archive is
+#: signed (:mod:`diskette.crypto.signing`); it follows the manifest.
+SIGNATURE_NAME = "manifest.json.sig"
+#: The members that describe the archive: neither a data file nor a storage's.
+METADATA_NAMES = frozenset({MANIFEST_NAME, SIGNATURE_NAME})
+#: Largest signature member accepted, in bytes.
+MAX_SIGNATURE_SIZE = 16 * 1024
 #: Prefix of fixture members.
 DATA_PREFIX = "data/"
 #: Archive format this diskette writes and the newest it reads.
@@ -90,6 +97,9 @@ class Manifest:
     content_types: tuple[tuple[int, str, str], ...] = ()
     #: The source's permissions as ``(id, app_label, model, codename)``.
     permissions: tuple[tuple[int, str, str, str], ...] = ()
+    #: ``{"profile": ..., "rules": sha256 of the rule set}`` when the archive is an
+    #: anonymised copy (:mod:`diskette.anonymise`); never the salt.
+    anonymised: dict[str, Any] | None = None
 
     @property
     def is_legacy(self) -> bool:
@@ -138,6 +148,8 @@ class Manifest:
             "content_types": [list(row) for row in self.content_types],
             "permissions": [list(row) for row in self.permissions],
         }
+        if self.anonymised is not None:
+            payload["diskette"]["anonymised"] = dict(self.anonymised)
         return payload
 
     def to_json(self) -> bytes:
@@ -199,6 +211,7 @@ class Manifest:
             environment=tuple(extra.get("environment", ())),
             content_types=tuple(tuple(row) for row in extra.get("content_types", ())),
             permissions=tuple(tuple(row) for row in extra.get("permissions", ())),
+            anonymised=dict(extra["anonymised"]) if "anonymised" in extra else None,
         )
 
     @staticmethod

@@ -38,6 +38,14 @@ DISKETTE_DUMP_FORMAT = "json"
 #: reads), ``"zstd"`` (``.tar.zst``, needs the ``zstd`` extra) or ``"none"`` (``.tar``).
 DISKETTE_DUMP_COMPRESSION = "gzip"
 
+#: Who every dump is encrypted to (the ``crypto`` extra): age public keys
+#: (``age1…``), SSH public keys, or files of them; empty: archives are not encrypted.
+DISKETTE_ENCRYPT_TO = []
+
+#: Private Ed25519 key file (``ssh-keygen -t ed25519``) every dump is signed with;
+#: ``None``: archives are not signed.
+DISKETTE_SIGNING_KEY = None
+
 #: Where archives are kept: ``None`` (the directory ``DISKETTE_DUMP_PATH``), an
 #: alias of ``STORAGES``, ``{"BACKEND": ..., "OPTIONS": {...}}`` or a backend instance.
 DISKETTE_ARCHIVE_STORAGE = None
@@ -45,6 +53,14 @@ DISKETTE_ARCHIVE_STORAGE = None
 #: What ``diskette_prune`` (and ``diskette_dump --prune``) keeps when given no rule:
 #: ``None``, or a dict of rules such as ``{"keep_last": 7, "newer_than": "30d"}``.
 DISKETTE_RETENTION = None
+
+#: Anonymised copies (``diskette_dump --anonymise``): a profile (``"share"`` or
+#: ``"none"``) and per-field rules such as ``{"auth.User.email": "email"}``.
+DISKETTE_ANONYMISE = {"profile": "share", "rules": {}}
+
+#: The secret that makes anonymised fakes deterministic; ``None`` means the
+#: environment variable of the same name, else a random salt per dump.
+DISKETTE_ANONYMISE_SALT = None
 
 #: Where storages are restored; ``None`` means the working directory.
 DISKETTE_LOAD_STORAGES_PATH = None
@@ -75,3 +91,12 @@ DISKETTE_DOWNLOAD_MAX_SIZE = 50 * 1024**3
 
 #: Seconds a whole download may take, however the server trickles its bytes.
 DISKETTE_DOWNLOAD_DEADLINE = 6 * 3600
+
+#: Identity files (age's ``AGE-SECRET-KEY-1…`` lines, or SSH private keys) that
+#: a load or an inspection tries on an encrypted archive.
+DISKETTE_IDENTITY_FILES = []
+
+#: Ed25519 public keys (``ssh-ed25519 AAAA…`` lines, or files of them) whose
+#: signatures a load trusts; when set, a load from a URL or a destination refuses
+#: an archive that none of them signed.
+DISKETTE_TRUSTED_KEYS = []

@@ -212,6 +212,58 @@ def step_compare(site: Site) -> None:
     )
 
 
+def step_share(site: Site) -> None:
+    """An anonymised copy, encrypted to a new age key and signed, loaded into a
+    third site: the e-mail addresses there are fakes, the rows are all there."""
+    keys = site.var / "keys"
+    shutil.rmtree(keys, ignore_errors=True)
+    keys.mkdir()
+    made = site.manage("diskette_keys", "--directory", str(keys), echo=False)
+    recipient = next(
+        line.split('"')[1] for line in made.stdout.splitlines() if "ENCRYPT_TO" in line
+    )
+    print(f"    age recipient: {recipient}")
+    shared = site.var / "shared"
+    shutil.rmtree(shared, ignore_errors=True)
+    result = site.manage(
+        "diskette_dump",
+        "--anonymise",
+        "--encrypt-to",
+        recipient,
+        "--sign",
+        str(keys / "diskette-signing.key"),
+        "--destination",
+        str(shared),
+        "--json",
+        echo=False,
+    )
+    archive = json.loads(result.stdout)["path"]
+    print(f"    archive: {archive}")
+    identity = str(keys / "diskette-age.key")
+    site.manage("diskette_inspect", archive, "--identity", identity, "--manifest-only")
+    target = Site(site.var / "shared-site")
+    target.reset()
+    target.manage("migrate", "--verbosity", "0")
+    target.manage("diskette_load", archive, "--identity", identity, "--no-storages")
+    emails = (
+        "from django.contrib.auth.models import User\n"
+        "print(User.objects.count(), *User.objects.order_by('pk')"
+        ".values_list('email', flat=True)[:2])"
+    )
+    for each, name in ((site, "original"), (target, "shared copy")):
+        shown = each.manage(
+            "shell",
+            "-v",
+            "0",
+            "-c",
+            emails,
+            echo=False,
+            shown=f"manage.py shell ({name})",
+        )
+        count, *sample = shown.stdout.split()
+        print(f"    {name}: {count} users, first e-mails {', '.join(sample)}")
+
+
 def normalised_dump(site: Site, labels: list[str], output: Path) -> list:
     """``dumpdata`` of a site, with many-to-many lists sorted, for comparison."""
     site.manage(
@@ -257,6 +309,10 @@ STEPS: list[tuple[str, Callable[[Site], None]]] = [
         step_load,
     ),
     ("Compare the two sites", step_compare),
+    (
+        "Share safely: an anonymised, encrypted, signed copy into a third site",
+        step_share,
+    ),
 ]
 
 

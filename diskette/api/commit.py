@@ -115,6 +115,8 @@ def load_staged(
         storages=restored,
         excluded=sorted(staged.excluded),
         timings=timings,
+        encrypted=staged.encrypted,
+        signed_by=staged.signer.describe() if staged.signer else None,
     )
 
 

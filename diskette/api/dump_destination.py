@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from diskette.api.dump_results import DumpPruneError
-from diskette.archive.compression import ARCHIVE_FORMATS, GZIP
+from diskette.archive.compression import ARCHIVE_FORMATS
 from diskette.checks import FILENAME_PLACEHOLDERS
+from diskette.crypto.age_stream import SUFFIX as ENCRYPTED_SUFFIX
 from diskette.destinations.config import (
     describe_destination,
     describe_error,
@@ -134,20 +135,27 @@ def appeared(plan: DumpPlan) -> DumpError:
     )
 
 
-def prepare_sidecar(
-    name: str, manifest: dict[str, Any], compression: str = GZIP
-) -> dict[str, Any]:
+def prepare_sidecar(plan: DumpPlan, manifest: dict[str, Any]) -> dict[str, Any]:
     """The archive's sidecar, but its size and digest, checked before the archive
     is published (DumpError when it could not be valid): a dump never publishes
     an archive that would list as foreign. Finished by :func:`publish_sidecar`.
-    Its ``format`` is the archive's (``tar.gz``, ``tar.zst`` or ``tar``)."""
+    Its ``format`` is the archive's (``tar.gz``, ``tar.zst`` or ``tar``, with
+    ``.age`` when encrypted); an encrypted archive's says to whom, a signed
+    one's by which key."""
+    archive_format = ARCHIVE_FORMATS[plan.compression]
+    encryption = None
+    if plan.encryption is not None:
+        archive_format += ENCRYPTED_SUFFIX
+        encryption = plan.encryption.describe()
     try:
         return build_sidecar(
-            name,
+            plan.filename,
             0,
             _PLACEHOLDER_DIGEST,
             manifest,
-            archive_format=ARCHIVE_FORMATS[compression],
+            archive_format=archive_format,
+            encryption=encryption,
+            signed_by=plan.signer.public.describe() if plan.signer else None,
         )
     except ValueError as error:
         raise DumpError(f"{error}; no archive was written") from None

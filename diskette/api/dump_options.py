@@ -11,6 +11,7 @@ the management command translates them into its flags.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from django.core import serializers
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from diskette.anonymise.planning import check_choice
 from diskette.archive.compression import (
     DEFAULT_LEVEL,
     ZSTD,
@@ -26,6 +28,8 @@ from diskette.archive.compression import (
     zstandard,
 )
 from diskette.conf import PathValue, get_settings
+from diskette.crypto.age_keys import Encryption, encryption
+from diskette.crypto.signing import SigningKey, signing_key
 from diskette.definitions import FORMATS
 from diskette.exceptions import ConfigurationError
 
@@ -65,6 +69,12 @@ class DumpPlanArguments(TypedDict, total=False):
     compresslevel: int
     using: str
     strict: bool
+    anonymise: bool | str
+    anonymise_salt: str | None
+    encrypt_to: Sequence[str] | None
+    passphrase: str | None
+    signing_key: PathValue | None
+    unsigned: bool
 
 
 class DumpArguments(DumpPlanArguments, total=False):
@@ -107,6 +117,21 @@ class DumpOptions:
     compresslevel: int = DEFAULT_LEVEL
     using: str = DEFAULT_DB_ALIAS
     strict: bool = False
+    #: Anonymise the copy (see :mod:`diskette.anonymise`): ``True`` with the
+    #: profile of ``DISKETTE_ANONYMISE``, or a profile's name (``"share"``,
+    #: ``"none"``); ``anonymise_salt`` replaces ``DISKETTE_ANONYMISE_SALT``.
+    anonymise: bool | str = False
+    anonymise_salt: str | None = dataclasses.field(default=None, repr=False)
+    #: Who the archive is encrypted to: age or SSH public keys, or files of
+    #: them; ``None`` is ``DISKETTE_ENCRYPT_TO``, ``[]`` no encryption.
+    encrypt_to: Sequence[str] | None = None
+    #: Encrypt to this passphrase instead (for a one-off share).
+    passphrase: str | None = dataclasses.field(default=None, repr=False)
+    #: The Ed25519 private key file the manifest is signed with; ``None`` is
+    #: ``DISKETTE_SIGNING_KEY``.
+    signing_key: PathValue | None = None
+    #: Leave the archive unsigned, whatever ``DISKETTE_SIGNING_KEY`` says.
+    unsigned: bool = False
 
     @classmethod
     def for_plan(cls, **arguments: Unpack[DumpPlanArguments]) -> DumpOptions:
@@ -135,10 +160,17 @@ class DumpOptions:
             "DISKETTE_DUMP_PATH": self.destination is not None,
             "DISKETTE_DUMP_FILENAME": self.filename is not None,
             "DISKETTE_DUMP_COMPRESSION": self.compression is not None,
+            "DISKETTE_ENCRYPT_TO": self.encrypt_to is not None
+            or self.passphrase is not None,
+            "DISKETTE_SIGNING_KEY": self.signing_key is not None or self.unsigned,
             "DISKETTE_ARCHIVE_STORAGE": self.to is not None
             or self.destination is not None,
             # Read by a prune only.
             "DISKETTE_RETENTION": not self.prune,
+            # Read by an anonymised dump only.
+            "DISKETTE_ANONYMISE": self.anonymise is False,
+            "DISKETTE_ANONYMISE_SALT": self.anonymise is False
+            or self.anonymise_salt is not None,
         }
         return [name for name, yes in replaced.items() if yes]
 
@@ -172,6 +204,25 @@ class DumpOptions:
             if compression == ZSTD:
                 zstandard()
         compression_level(compression, self.compresslevel)
+        check_choice(self.anonymise, self.anonymise_salt)
+
+    def chosen_encryption(self) -> Encryption | None:
+        """What the archive is encrypted to: the arguments', else the setting's."""
+        if self.encrypt_to is None and self.passphrase is None:
+            conf = get_settings()
+            return encryption(conf.encrypt_to, None, where="DISKETTE_ENCRYPT_TO")
+        return encryption(self.encrypt_to, self.passphrase, where="encrypt_to")
+
+    def chosen_signing_key(self) -> SigningKey | None:
+        """The key the manifest is signed with: the argument's, else the setting's."""
+        if self.unsigned:
+            return None
+        if self.signing_key is not None:
+            return signing_key(self.signing_key, "signing_key")
+        configured = get_settings().signing_key
+        if configured is None:
+            return None
+        return signing_key(configured, "DISKETTE_SIGNING_KEY")
 
     @property
     def chosen_compression(self) -> str:

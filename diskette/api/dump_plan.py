@@ -7,15 +7,15 @@ relations, storages, archive name); :func:`diskette.api.dump` runs the plan.
 from __future__ import annotations
 
 import dataclasses
-import json
 import shlex
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.core.management import get_commands
-
+from diskette.anonymise.anonymiser import Anonymiser
+from diskette.anonymise.planning import plan_anonymiser
+from diskette.anonymise.survey import survey
+from diskette.api.dump_definitions import chosen_definitions
 from diskette.api.dump_destination import (
     DATE_FORMAT,
     TIMESTAMP_FORMAT,
@@ -23,26 +23,25 @@ from diskette.api.dump_destination import (
     refuse_existing,
     resolve_target,
 )
-from diskette.api.dump_options import DumpOptions, DumpPlanArguments, check_format
+from diskette.api.dump_options import DumpOptions, DumpPlanArguments
 from diskette.archive.compression import GZIP, archive_name
 from diskette.checks import raise_for_settings
 from diskette.conf import (
     DisketteSettings,
-    PathValue,
     get_settings,
     load_setting_names,
     setting_names,
 )
-from diskette.definitions import FORMATS, Definition, load_definitions
-from diskette.definitions.dependencies import unloadable_cycles
+from diskette.crypto.age_stream import SUFFIX as ENCRYPTED_SUFFIX
+from diskette.definitions import Definition
 from diskette.definitions.derived import SETTING as DERIVED_SETTING
 from diskette.destinations.local import LocalDestination
-from diskette.dumping.dumper import dumpdata_arguments, dumped_models, resolve_models
+from diskette.dumping.dumper import dumpdata_arguments, dumped_models
 from diskette.dumping.filefields import unarchived_file_fields
 from diskette.dumping.relations import dangling_relations
 from diskette.exceptions import ConfigurationError
 from diskette.manifest import DATA_PREFIX
-from diskette.paths import StoragePath, member_name_problem
+from diskette.paths import StoragePath
 from diskette.reporter import Reporter
 from diskette.storages import ExcludePatterns, check_storages, survey_storage
 
@@ -59,6 +58,8 @@ __all__ = [
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from diskette.crypto.age_keys import Encryption
+    from diskette.crypto.signing import SigningKey
     from diskette.destinations.protocols import ArchiveStorage
 
 
@@ -92,6 +93,12 @@ class DumpPlan:
     skipped: list[str] = dataclasses.field(default_factory=list)
     #: Relations to rows the archive will not hold (see :mod:`diskette.dumping.relations`).
     warnings: list[str] = dataclasses.field(default_factory=list)
+    #: The rules that anonymise the copy (None: it is not anonymised).
+    anonymiser: Anonymiser | None = None
+    #: Who the archive is encrypted to (None: it is not); its name ends in ``.age``.
+    encryption: Encryption | None = None
+    #: The key its manifest is signed with (None: it is not signed).
+    signer: SigningKey | None = None
 
     @property
     def path(self) -> Path:
@@ -135,6 +142,13 @@ class DumpPlan:
             "storages": storages,
             "excludes": list(self.excludes),
             "warnings": list(self.warnings),
+            "encryption": self.encryption.describe() if self.encryption else None,
+            "signed_by": self.signer.public.describe() if self.signer else None,
+            **(
+                {"anonymise": survey(self.anonymiser, self.definitions)}
+                if self.anonymiser is not None
+                else {}
+            ),
         }
 
     def _describe_definition(self, definition: Definition) -> dict[str, Any]:
@@ -154,63 +168,6 @@ class DumpPlan:
         }
 
 
-def _raw_definitions(
-    definitions: Sequence[Any] | None, appconf: PathValue | None
-) -> Any:
-    """The definitions as given, or as the ``appconf`` JSON file holds them."""
-    if appconf is not None:
-        try:
-            with open(appconf, encoding="utf-8") as stream:
-                return json.load(stream)
-        except OSError as error:
-            raise ConfigurationError(
-                f"cannot read the application definitions file {str(appconf)!r}: "
-                f"{error.strerror}"
-            ) from None
-        except (ValueError, UnicodeDecodeError) as error:
-            raise ConfigurationError(
-                f"the application definitions file {str(appconf)!r} is not valid "
-                f"JSON: {error}"
-            ) from None
-    return definitions
-
-
-def _load_definitions(raw: Any) -> list[Definition]:
-    """Definition objects as they are; raw ones (or ``None``: the setting) validated."""
-    if raw is not None and all(isinstance(item, Definition) for item in raw):
-        return list(raw)
-    return list(load_definitions(raw))
-
-
-def _select(
-    definitions: list[Definition],
-    apps: Sequence[str] | None,
-    exclude_apps: Sequence[str] | None,
-) -> list[Definition]:
-    """The definitions ``apps`` names (all by default) but ``exclude_apps``."""
-    names = [definition.name for definition in definitions]
-    for option, chosen in (("apps", apps), ("exclude_apps", exclude_apps)):
-        unknown = [name for name in chosen or () if name not in names]
-        if unknown:
-            raise ConfigurationError(
-                f"{option} names unknown definition(s) {', '.join(map(repr, unknown))}: "
-                f"known ones are {', '.join(map(repr, names)) or 'none'}"
-            )
-    if apps:
-        definitions = [d for d in definitions if d.name in apps]
-    if exclude_apps:
-        definitions = [d for d in definitions if d.name not in exclude_apps]
-    return definitions
-
-
-def _with_format(definition: Definition, fmt: str | None) -> Definition:
-    if fmt is None or fmt == definition.format:
-        return definition
-    stem, dot, ext = definition.filename.rpartition(".")
-    base = stem if dot and ext in FORMATS else definition.filename
-    return dataclasses.replace(definition, format=fmt, filename=f"{base}.{fmt}")
-
-
 def _check_settings(options: DumpOptions) -> None:
     """Raise for the dump's settings, except those the options replace."""
     raise_for_settings(
@@ -221,53 +178,6 @@ def _check_settings(options: DumpOptions) -> None:
         ],
         overridden=options.replaced_settings(),
     )
-
-
-def _definitions(options: DumpOptions) -> tuple[list[Definition], list[str]]:
-    """The chosen definitions, checked, and the names of those skipped (no model)."""
-    if not options.with_data:
-        return [], []
-    raw = _raw_definitions(options.definitions, options.appconf)
-    chosen = _select(_load_definitions(raw), options.apps, options.exclude_apps)
-    chosen = [_with_format(d, options.format) for d in chosen]
-    # A definition that selects no model (a drain left with nothing) would
-    # make dumpdata dump everything: it is skipped, and said so.
-    skipped = [d.name for d in chosen if not d.models and not d.dump_command]
-    chosen = [d for d in chosen if d.models or d.dump_command]
-    _check_definitions(chosen)
-    cycles = unloadable_cycles(chosen)
-    if cycles:
-        raise ConfigurationError("; ".join(cycles))
-    return chosen, skipped
-
-
-def _check_definitions(chosen: list[Definition]) -> None:
-    """Formats, file names (plain, distinct), models and dump commands."""
-    seen: dict[str, str] = {}
-    for definition in chosen:
-        check_format(definition.format, f"definition {definition.name!r}")
-        member = DATA_PREFIX + definition.filename
-        problem = member_name_problem(member)
-        if problem or "/" in definition.filename:
-            raise ConfigurationError(
-                f"definition {definition.name!r}: filename "
-                f"{definition.filename!r} {problem or 'contains a /'}: give a plain "
-                "file name"
-            )
-        if definition.filename in seen:
-            raise ConfigurationError(
-                f"definitions {seen[definition.filename]!r} and {definition.name!r} "
-                f"both write {definition.filename!r}: give one another filename"
-            )
-        seen[definition.filename] = definition.name
-        if not definition.dump_command:
-            resolve_models(definition.models)
-        elif definition.dump_command not in get_commands():
-            raise ConfigurationError(
-                f"definition {definition.name!r}: dump_command "
-                f"{definition.dump_command!r} is not a management command of this "
-                "project"
-            )
 
 
 def _dangling(
@@ -324,7 +234,13 @@ def plan_options(options: DumpOptions, reporter: Reporter) -> DumpPlan:
     pattern = conf.dump_filename if options.filename is None else options.filename
     dump_filename(pattern, with_data=True, with_storages=True)  # fail early
     options.validate()
-    chosen, skipped = _definitions(options)
+    chosen, skipped = chosen_definitions(options)
+    anonymiser, kept = plan_anonymiser(
+        options.anonymise, options.anonymise_salt, chosen, conf
+    )
+    # A definition left with dropped models only is skipped, as one with none.
+    skipped += [d.name for d in chosen if d.name not in {k.name for k in kept}]
+    chosen = kept
     warnings = _dangling(chosen, options.using, options.strict, reporter)
     resolved, excludes = _storages(options, conf)
     if options.with_data and options.with_storages:
@@ -337,10 +253,14 @@ def plan_options(options: DumpOptions, reporter: Reporter) -> DumpPlan:
             "(check DISKETTE_APPS, DISKETTE_STORAGES, apps, with_data, with_storages)"
         )
     compression = options.chosen_compression
+    encrypted = options.chosen_encryption()
+    signer = options.chosen_signing_key()
     name = archive_name(
         dump_filename(pattern, with_data=bool(chosen), with_storages=bool(resolved)),
         compression,
     )
+    if encrypted is not None and not name.endswith(ENCRYPTED_SUFFIX):
+        name += ENCRYPTED_SUFFIX
     target = resolve_target(options, conf)
     if not options.overwrite:
         refuse_existing(target, name)
@@ -361,6 +281,9 @@ def plan_options(options: DumpOptions, reporter: Reporter) -> DumpPlan:
         overwrite=options.overwrite,
         skipped=skipped,
         warnings=warnings,
+        anonymiser=anonymiser,
+        encryption=encrypted,
+        signer=signer,
     )
 
 

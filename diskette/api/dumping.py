@@ -50,6 +50,7 @@ from diskette.manifest import (
     DATA_PREFIX,
     FORMAT_VERSION,
     MANIFEST_NAME,
+    SIGNATURE_NAME,
     DataFile,
     Manifest,
     StorageEntry,
@@ -206,6 +207,7 @@ def _write_archive(
         compresslevel=plan.compresslevel,
         overwrite=plan.overwrite or not plan.local,
         compression=compression,
+        encryption=plan.encryption,
     ) as writer:
         assert writer.temp_path is not None  # set on entering the writer
         # What a killed dump left there is not archived either.
@@ -217,9 +219,11 @@ def _write_archive(
             for storage in plan.storages
         ]
         manifest = _manifest(plan, data_results, storage_results, migrations, writer)
-        sidecar = prepare_sidecar(plan.filename, manifest, compression)
+        sidecar = prepare_sidecar(plan, manifest)
         encoded = json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
         writer.add_bytes(MANIFEST_NAME, encoded, mode=0o600)
+        if plan.signer is not None:
+            writer.add_bytes(SIGNATURE_NAME, plan.signer.sign(encoded), mode=0o600)
         try:
             written = writer.commit()
         except FileExistsError:
@@ -245,6 +249,7 @@ def _write_fixtures(
                 reporter=reporter,
                 compression=plan.compression,
                 compresslevel=plan.compresslevel,
+                anonymiser=plan.anonymiser,
             )
             fixtures.append(fixture)
             reporter.info(
@@ -395,6 +400,7 @@ def _manifest(
         permissions=tuple(
             (pk, *key) for pk, key in sorted(identities.permissions.items())
         ),
+        anonymised=plan.anonymiser.manifest_entry() if plan.anonymiser else None,
     )
     payload = manifest.to_dict()
     try:

@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,6 +22,8 @@ from diskette.archive import (
 )
 from diskette.checks import raise_for_settings
 from diskette.conf import DisketteSettings, get_settings, load_setting_names
+from diskette.crypto.age_keys import Decryption, decryption
+from diskette.crypto.signing import PublicKey, trusted_keys, verify
 from diskette.destinations.fetch import (
     URL,
     ResolvedArchive,
@@ -37,9 +40,10 @@ from diskette.exceptions import (
     ChecksumError,
     ConfigurationError,
     ManifestError,
+    SignatureError,
 )
 from diskette.manifest import (
-    MANIFEST_NAME,
+    METADATA_NAMES,
     Manifest,
     StorageEntry,
     check_counts,
@@ -68,6 +72,8 @@ def inspect(
     environment: bool = False,
     reporter: Reporter | None = None,
     source: object = None,
+    identities: Sequence[str | os.PathLike[str]] | None = None,
+    passphrase: str | None = None,
 ) -> InspectResult:
     """Describe an archive and verify its members; change nothing.
 
@@ -82,15 +88,23 @@ def inspect(
     describes, is in ``problems`` (the result says what did not verify, it does
     not raise); an archive that cannot be read or is unsafe raises an
     ArchiveError. ``environment`` compares the distributions the archive records
-    with the running ones.
+    with the running ones. An encrypted archive is opened with the
+    ``identities`` files (``DISKETTE_IDENTITY_FILES`` when ``None``) or the
+    ``passphrase``; a signed one's signature is verified (a wrong one is a
+    problem) and its key compared with ``DISKETTE_TRUSTED_KEYS``.
     """
     reporter = reporter or Reporter()
     raise_for_settings(load_setting_names(), overridden=["DISKETTE_LOAD_STORAGES_PATH"])
     conf = get_settings()
+    files = conf.identity_files if identities is None else identities
+    opening = _Opening(
+        decryption(files, passphrase),
+        trusted_keys(conf.trusted_keys, "DISKETTE_TRUSTED_KEYS"),
+    )
     resolved = resolve_archive(archive, source, reporter=reporter)
     if resolved.path is not None:
         return _inspect_file(
-            resolved, resolved.path, conf, verify, environment, reporter
+            resolved, resolved.path, conf, verify, environment, reporter, opening
         )
     try:
         private = Path(tempfile.mkdtemp(prefix=INSPECT_PREFIX))
@@ -110,7 +124,9 @@ def inspect(
                 max_size=conf.load_max_size,
                 reporter=reporter,
             )
-        return _inspect_file(resolved, path, conf, verify, environment, reporter)
+        return _inspect_file(
+            resolved, path, conf, verify, environment, reporter, opening
+        )
     finally:
         shutil.rmtree(private, ignore_errors=True)
 
@@ -122,11 +138,12 @@ def _inspect_file(
     verify: bool,
     environment: bool,
     reporter: Reporter,
+    opening: _Opening,
 ) -> InspectResult:
     """Inspect the local file of ``resolved``, opened once. When verifying, a file
     that is not the archive its sidecar describes is the first problem, or the
     error raised when it cannot even be read (the sidecar says why)."""
-    with open_reader(path, conf) as reader:
+    with open_reader(path, conf, opening.decryption) as reader:
         mismatch = _sidecar_mismatch(reader, resolved) if verify else None
         try:
             result = _inspect(reader, resolved.shown, verify, environment, reporter)
@@ -134,9 +151,38 @@ def _inspect_file(
             if mismatch is None:
                 raise
             raise mismatch from error
+        result.encrypted = reader.encrypted
+        _check_signer(reader, result, opening.trusted)
     if mismatch is not None:
         result.errors.insert(0, mismatch)
     return result
+
+
+@dataclass(frozen=True)
+class _Opening:
+    """What opens an encrypted archive, and the keys trusted to sign one."""
+
+    decryption: Decryption | None
+    trusted: list[PublicKey]
+
+
+def _check_signer(
+    reader: ArchiveReader, result: InspectResult, trusted: list[PublicKey]
+) -> None:
+    """Verify the signature, if any: who signed, whether that key is trusted; a
+    signature that does not verify is a problem of the result."""
+    if reader.signature_bytes is None or reader.manifest_bytes is None:
+        return
+    try:
+        signer = verify(
+            reader.manifest_bytes, reader.signature_bytes, name=reader.path.name
+        )
+    except SignatureError as error:
+        result.errors.insert(0, error)
+        return
+    result.signed_by = signer.describe()
+    if trusted:
+        result.trusted = any(key.openssh == signer.openssh for key in trusted)
 
 
 def _sidecar_mismatch(
@@ -211,6 +257,7 @@ def _inspect(
         members=len(checks),
         failed=failed,
         environment=difference,
+        anonymised=manifest.anonymised,
         errors=errors,
     )
 
@@ -253,7 +300,9 @@ def _check_members(
 ) -> list[MemberCheck]:
     """Hash every member; count the objects of json and jsonl fixtures on the way."""
     formats = {item.path: item.format for item in manifest.data}
-    files = sum(1 for m in reader.members if not m.is_dir and m.name != MANIFEST_NAME)
+    files = sum(
+        1 for m in reader.members if not m.is_dir and m.name not in METADATA_NAMES
+    )
     done = 0
 
     def consume(info: MemberInfo, stream: BinaryIO) -> None:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypedDict
 
 from django.apps import apps as django_apps
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from diskette.conf import get_settings
+from diskette.crypto.age_keys import Decryption, decryption
 from diskette.exceptions import ConfigurationError
 from diskette.restore.swaps import MODES
 
@@ -43,6 +45,9 @@ class LoadArguments(TypedDict, total=False):
     exact: bool | Iterable[str] | str
     ignore_migrations: bool
     source: object
+    identities: Iterable[PathArgument] | None
+    passphrase: str | None
+    allow_unsigned: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +76,14 @@ class LoadOptions:
     exact: bool | tuple[str, ...] = False
     ignore_migrations: bool = False
     source: object = None
+    #: Identity files that may open an encrypted archive; ``None`` is
+    #: ``DISKETTE_IDENTITY_FILES``.
+    identities: tuple[PathArgument, ...] | None = None
+    #: The passphrase of an archive encrypted to one.
+    passphrase: str | None = field(default=None, repr=False)
+    #: Load an archive that no key of ``DISKETTE_TRUSTED_KEYS`` signed, even when
+    #: it was fetched from a URL or a remote destination.
+    allow_unsigned: bool = False
 
     @classmethod
     def create(
@@ -81,6 +94,7 @@ class LoadOptions:
         exact: bool | Iterable[str] | str = False,
         using: str = DEFAULT_DB_ALIAS,
         storages_mode: str = "replace",
+        identities: Iterable[PathArgument] | PathArgument | None = None,
         **others: object,
     ) -> LoadOptions:
         """Check a caller's keyword arguments and give them their one form.
@@ -95,8 +109,16 @@ class LoadOptions:
             exact=_exact_models(exact),
             using=using,
             storages_mode=storages_mode,
+            identities=None if identities is None else _names(identities),
             **others,  # type: ignore[arg-type]  # LoadArguments types them
         )
+
+    def decryption(self) -> Decryption | None:
+        """What may open an encrypted archive: the arguments, else the setting."""
+        files = self.identities
+        if files is None:
+            files = tuple(get_settings().identity_files)
+        return decryption(files, self.passphrase)
 
     @property
     def loader_options(self) -> dict[str, object]:
@@ -108,7 +130,9 @@ class LoadOptions:
         }
 
 
-def _names(names: Iterable[str] | str | os.PathLike[str]) -> tuple[str, ...]:
+def _names(
+    names: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
+) -> tuple[str, ...]:
     """One name or several, as a tuple of strings."""
     if isinstance(names, (str, os.PathLike)):
         return (str(names),)

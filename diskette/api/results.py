@@ -54,6 +54,10 @@ class LoadResult:
     storages: list[LoadedStorage]
     excluded: list[str]
     timings: dict[str, float]
+    #: Whether the archive was encrypted (age).
+    encrypted: bool = False
+    #: The fingerprint (and comment) of the key whose signature verified.
+    signed_by: str | None = None
 
     @property
     def objects(self) -> int:
@@ -75,6 +79,8 @@ class LoadResult:
             "storages": [item.to_dict() for item in self.storages],
             "excluded": list(self.excluded),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "encrypted": self.encrypted,
+            "signed_by": self.signed_by,
         }
 
 
@@ -142,6 +148,14 @@ class InspectResult:
     failed: list[MemberCheck]
     environment: EnvironmentDifference | None = None
     errors: list[ArchiveError] = field(default_factory=list)
+    #: Whether the file is encrypted (age).
+    encrypted: bool = False
+    #: The fingerprint (and comment) of the key whose signature verified.
+    signed_by: str | None = None
+    #: Whether that key is in ``DISKETTE_TRUSTED_KEYS`` (None: none is set).
+    trusted: bool | None = None
+    #: ``{"profile", "rules"}`` when the archive is an anonymised copy.
+    anonymised: dict[str, Any] | None = None
 
     @property
     def problems(self) -> list[str]:
@@ -206,4 +220,8 @@ class InspectResult:
             },
             "problems": list(self.problems),
             "environment": self.environment.to_dict() if self.environment else None,
+            "encrypted": self.encrypted,
+            "signed_by": self.signed_by,
+            "trusted": self.trusted,
+            "anonymised": dict(self.anonymised) if self.anonymised else None,
         }

@@ -22,6 +22,8 @@ from diskette.archive import ArchiveReader, normalise_checksum
 from diskette.archive.reader import Refusal
 from diskette.checks import raise_for_settings
 from diskette.conf import DisketteSettings, get_settings, load_setting_names
+from diskette.crypto.age_keys import Decryption
+from diskette.crypto.signing import PublicKey, check_signature, trusted_keys
 from diskette.definitions.dependencies import data_file_order
 from diskette.destinations.fetch import (
     URL,
@@ -67,6 +69,9 @@ class Staged:
     excluded: set[str]
     migrations: MigrationState
     keep: bool = False  # past the commit, a swap failed: the journal needs it
+    #: The key that signed the manifest (verified), None when unsigned.
+    signer: PublicKey | None = None
+    encrypted: bool = False
 
     @property
     def fixtures(self) -> list[Fixture]:
@@ -124,13 +129,17 @@ def fetch_archive(
     )
 
 
-def open_reader(path: Path, conf: DisketteSettings) -> ArchiveReader:
-    """A reader of ``path`` within the load limits the settings give."""
+def open_reader(
+    path: Path, conf: DisketteSettings, decryption: Decryption | None = None
+) -> ArchiveReader:
+    """A reader of ``path`` within the load limits the settings give, opening
+    an encrypted archive with ``decryption``."""
     return ArchiveReader(
         path,
         max_size=conf.load_max_size,
         max_members=conf.load_max_members,
         minimal_size=conf.load_minimal_filesize,
+        decryption=decryption,
     )
 
 
@@ -152,6 +161,8 @@ def staged(
     """
     allowed = _check_settings(options)
     conf = get_settings()
+    keys = options.decryption()
+    trusted = trusted_keys(conf.trusted_keys, "DISKETTE_TRUSTED_KEYS")
     checksum = options.checksum
     if checksum is not None:
         checksum = normalise_checksum(checksum)
@@ -175,7 +186,7 @@ def staged(
             checksum = resolved.checksum
             refusal = functools.partial(sidecar_refusal, resolved)
         root = owned.path / "archive"
-        manifest, chosen = _verify_and_extract(
+        manifest, chosen, reader = _verify_and_extract(
             path,
             root,
             options,
@@ -185,7 +196,21 @@ def staged(
             reporter,
             checksum=checksum,
             refusal=refusal,
+            keys=keys,
         )
+        assert reader.manifest_bytes is not None  # the pass read it
+        signer, warning = check_signature(
+            reader.manifest_bytes,
+            reader.signature_bytes,
+            name=path.name,
+            trusted=trusted,
+            remote=resolved.path is None,
+            allow_unsigned=options.allow_unsigned,
+        )
+        if warning:
+            reporter.warning(warning)
+        if signer is not None:
+            reporter.detail(f"Signed by {signer.describe()}")
         timings["verify"] = time.monotonic() - tick
         kind = (
             "original diskette" if manifest.is_legacy else f"format {manifest.format}"
@@ -203,6 +228,8 @@ def staged(
             storages=chosen.storages,
             excluded=chosen.excluded,
             migrations=chosen.migrations,
+            signer=signer,
+            encrypted=reader.encrypted,
         )
         yield result
     finally:
@@ -289,19 +316,21 @@ def _verify_and_extract(
     *,
     checksum: str | None,
     refusal: Refusal | None,
-) -> tuple[Manifest, _Chosen]:
+    keys: Decryption | None,
+) -> tuple[Manifest, _Chosen, ArchiveReader]:
     """Stage the archive in one pass: its manifest first, from which the load
     chooses what it takes, then each member verified as it is written (only what
     is chosen is written; the rest is hashed and skipped). ``checksum`` is the
     expected BLAKE2b-512 of the file, if any; ``refusal`` makes the error of a
-    file that does not have it."""
+    file that does not have it; ``keys`` open an encrypted one. Returns the
+    closed reader too, for the manifest's and the signature's bytes."""
     chosen: list[_Chosen] = []
 
     def choose(manifest: Manifest) -> Callable[[str], bool]:
         chosen.append(_choose(manifest, options, allowed, planning, reporter))
         return _wanted_members(chosen[-1])
 
-    with open_reader(path, conf) as reader:
+    with open_reader(path, conf, keys) as reader:
         try:
             root.mkdir(mode=0o700)
             manifest = reader.stage(
@@ -317,7 +346,7 @@ def _verify_and_extract(
                 f"({error.strerror or error}): free some space or give another "
                 "storages_basepath; nothing was changed"
             ) from None
-    return manifest, chosen[-1]
+    return manifest, chosen[-1], reader
 
 
 def _choose(

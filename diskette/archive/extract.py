@@ -20,7 +20,7 @@ from typing import Protocol
 from diskette.archive.members import MemberInfo
 from diskette.archive.source import PIECE
 from diskette.exceptions import ArchiveError, UnsafeArchiveError
-from diskette.manifest import MANIFEST_NAME, StorageEntry
+from diskette.manifest import METADATA_NAMES, StorageEntry
 from diskette.paths import check_member_name
 
 
@@ -74,7 +74,7 @@ class Staging:
         the header (its name checked and normalised). A file that is not wanted
         is still read through and hashed.
         """
-        if info.name == MANIFEST_NAME:
+        if info.name in METADATA_NAMES:
             return None
         keep = self._keeps(info.name)
         if info.is_dir:

@@ -9,7 +9,7 @@ header pass of an inspection, :class:`FirstPass`) go through it.
 from __future__ import annotations
 
 import tarfile
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from diskette.archive.members import MemberInfo, check_member
 from diskette.archive.source import Limited
@@ -20,7 +20,15 @@ from diskette.archive.tarstream import (
     iterate_members,
 )
 from diskette.exceptions import ManifestError, UnsafeArchiveError
-from diskette.manifest import MANIFEST_NAME, MAX_MANIFEST_SIZE
+from diskette.manifest import (
+    MANIFEST_NAME,
+    MAX_MANIFEST_SIZE,
+    MAX_SIGNATURE_SIZE,
+    SIGNATURE_NAME,
+)
+
+if TYPE_CHECKING:
+    from diskette.crypto.age_keys import Decryption
 
 
 class Tally:
@@ -67,16 +75,32 @@ class Tally:
 
 class FirstPass(Tally):
     """Read every member header of one archive once, writing nothing; call
-    inside ``read_errors``. Keeps the manifest's bytes."""
+    inside ``read_errors``. Keeps the manifest's bytes, and the signature's."""
 
     manifest_bytes: bytes | None = None
+    signature_bytes: bytes | None = None
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        max_size: int,
+        max_members: int,
+        decryption: Decryption | None = None,
+    ):
+        super().__init__(name, max_size=max_size, max_members=max_members)
+        self.decryption = decryption
 
     def read(self, file: BinaryIO) -> bytes:
         """Check every member of ``file``; return the manifest's bytes."""
-        for tar, member, reader in iterate_members(file, self.limit, name=self.name):
+        for tar, member, reader in iterate_members(
+            file, self.limit, name=self.name, decryption=self.decryption
+        ):
             info = self.add(member, reader)
             if info.name == MANIFEST_NAME:
                 self.manifest_bytes = read_manifest(tar, member, info)
+            elif info.name == SIGNATURE_NAME:
+                self.signature_bytes = read_signature(tar, member, info)
         if self.manifest_bytes is None:
             raise no_manifest(self.name)
         return self.manifest_bytes
@@ -98,6 +122,16 @@ def read_manifest(tar: TarReader, member: tarfile.TarInfo, info: MemberInfo) -> 
         raise ManifestError(
             f"{MANIFEST_NAME} is {info.size} bytes, larger than the "
             f"{MAX_MANIFEST_SIZE} bytes accepted"
+        )
+    return read_all(tar, member)
+
+
+def read_signature(tar: TarReader, member: tarfile.TarInfo, info: MemberInfo) -> bytes:
+    """The signature member's bytes, refused when it is a directory or too large."""
+    if info.is_dir or info.size > MAX_SIGNATURE_SIZE:
+        raise ManifestError(
+            f"{SIGNATURE_NAME} in the archive is not a file of at most "
+            f"{MAX_SIGNATURE_SIZE} bytes: it was not written by diskette_dump"
         )
     return read_all(tar, member)
 

@@ -15,7 +15,7 @@ from collections.abc import Collection
 
 from diskette.archive.members import MemberInfo
 from diskette.exceptions import ManifestError, UnsafeArchiveError
-from diskette.manifest import DATA_PREFIX, MANIFEST_NAME, Manifest
+from diskette.manifest import DATA_PREFIX, METADATA_NAMES, Manifest
 from diskette.paths import check_member_name
 
 _DATA_DIRECTORY = DATA_PREFIX.rstrip("/")
@@ -57,7 +57,7 @@ class Layout:
 
     def check(self, member: MemberInfo) -> None:
         """Refuse a member that is neither the manifest nor declared by it."""
-        if member.name != MANIFEST_NAME:
+        if member.name not in METADATA_NAMES:
             _check_declared(member, self.manifest, self.data_paths, self.storages)
 
     def check_complete(self, members: list[MemberInfo]) -> None:
@@ -108,7 +108,7 @@ def _declared_storages(manifest: Manifest) -> list[str]:
     storages: list[str] = []
     for entry in manifest.storages:
         name = check_member_name(entry.name, "storage name in the manifest")
-        if name.split("/")[0] == _DATA_DIRECTORY or name == MANIFEST_NAME:
+        if name.split("/")[0] == _DATA_DIRECTORY or name in METADATA_NAMES:
             raise UnsafeArchiveError(
                 f"storage name {entry.name!r} in the manifest collides with the "
                 "archive's own data: refusing the archive"

@@ -23,12 +23,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 from diskette.archive.extract import Staging
-from diskette.archive.first_pass import Tally, no_manifest, read_manifest
+from diskette.archive.first_pass import (
+    Tally,
+    no_manifest,
+    read_manifest,
+    read_signature,
+)
 from diskette.archive.layout import Conflicts, Layout
 from diskette.archive.source import Limited
 from diskette.archive.tar_reader import TarReader
 from diskette.exceptions import ChecksumError
-from diskette.manifest import MANIFEST_NAME, Manifest
+from diskette.manifest import (
+    MANIFEST_NAME,
+    METADATA_NAMES,
+    SIGNATURE_NAME,
+    Manifest,
+)
 
 #: Which member names to write (None: all of them).
 Wanted = Callable[[str], bool] | None
@@ -61,6 +71,7 @@ class OnePass:
         self.choose = choose
         self.manifest: Manifest | None = None
         self.manifest_bytes: bytes | None = None
+        self.signature_bytes: bytes | None = None
         self.missed = False
         self._staging = Staging(root, provisional)
         self._conflicts = Conflicts()
@@ -74,6 +85,9 @@ class OnePass:
         self._conflicts.check(info)
         if info.name == MANIFEST_NAME:
             self._read_manifest(read_manifest(tar, member, info))
+            return
+        if info.name == SIGNATURE_NAME:
+            self.signature_bytes = read_signature(tar, member, info)
             return
         if self._layout is not None:
             self._layout.check(info)
@@ -106,7 +120,7 @@ class OnePass:
             self.missed = any(
                 _keeps(wanted, seen.name) and not _keeps(early, seen.name)
                 for seen in self.tally.members
-                if seen.name != MANIFEST_NAME
+                if seen.name not in METADATA_NAMES
             )
             self._staging.wanted = wanted
         self._layout = layout

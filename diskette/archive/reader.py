@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from diskette.archive.checksums import (
     CHUNK,
@@ -47,8 +47,13 @@ from diskette.archive.tarstream import (
     iterate_members,
     read_errors,
 )
+from diskette.crypto.age_stream import MAGIC_SIZE as ENCRYPTED_MAGIC
+from diskette.crypto.age_stream import is_encrypted
 from diskette.exceptions import ArchiveError, ChecksumError, DisketteError
-from diskette.manifest import MANIFEST_NAME, Manifest
+from diskette.manifest import MANIFEST_NAME, METADATA_NAMES, Manifest
+
+if TYPE_CHECKING:
+    from diskette.crypto.age_keys import Decryption
 
 #: What makes the error of a file whose BLAKE2b-512 is not the expected one.
 Refusal = Callable[[str], DisketteError]
@@ -89,17 +94,23 @@ class ArchiveReader:
         max_size: int,
         max_members: int,
         minimal_size: int = 0,
+        decryption: Decryption | None = None,
     ):
         self.path = Path(path)
+        self.decryption = decryption
         self.max_size = int(max_size)
         self.max_members = int(max_members)
         self.minimal_size = int(minimal_size or 0)
         self.manifest: Manifest | None = None
         self.members: list[MemberInfo] = []
         self._manifest_bytes: bytes | None = None
+        #: The signature member's bytes, once read (None: the archive is unsigned).
+        self.signature_bytes: bytes | None = None
         self._file: BinaryIO | None = None
         self.bytes_read = 0
         self.compression: str | None = None
+        #: Whether the file is an age-encrypted archive (told once it is open).
+        self.encrypted = False
 
     # -- the open file -----------------------------------------------------------
 
@@ -127,6 +138,7 @@ class ArchiveReader:
             self.close()
             raise ArchiveError(f"archive {str(self.path)!r} is not a regular file")
         size = status.st_size
+        self.encrypted = is_encrypted(os.pread(self._file.fileno(), ENCRYPTED_MAGIC, 0))
         if size == 0 or size < self.minimal_size:
             self.close()
             raise ArchiveError(
@@ -225,6 +237,7 @@ class ArchiveReader:
         manifest = one.finish()
         self.manifest = manifest
         self._manifest_bytes = one.manifest_bytes
+        self.signature_bytes = one.signature_bytes
         return manifest
 
     def _one_pass(self, one: OnePass, digest: Any) -> None:
@@ -234,7 +247,11 @@ class ArchiveReader:
             with (
                 self._read_errors(),
                 ArchiveStream(
-                    file, one.tally.limit, name=self.path.name, digest=digest
+                    file,
+                    one.tally.limit,
+                    name=self.path.name,
+                    digest=digest,
+                    decryption=self.decryption,
                 ) as stream,
             ):
                 self.compression = stream.compression
@@ -258,6 +275,7 @@ class ArchiveReader:
         manifest = one.finish()
         self.manifest = manifest
         self._manifest_bytes = one.manifest_bytes
+        self.signature_bytes = one.signature_bytes
         for child in root.iterdir():
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)
@@ -272,7 +290,10 @@ class ArchiveReader:
     def inspect(self) -> Manifest:
         """First pass: check every member and the manifest; write nothing."""
         first = FirstPass(
-            self.path.name, max_size=self.max_size, max_members=self.max_members
+            self.path.name,
+            max_size=self.max_size,
+            max_members=self.max_members,
+            decryption=self.decryption,
         )
         file = self._open_file()
         with self._read_errors():
@@ -285,6 +306,7 @@ class ArchiveReader:
         self.manifest = manifest
         self.members = first.members
         self._manifest_bytes = manifest_bytes
+        self.signature_bytes = first.signature_bytes
         return manifest
 
     # -- second pass -------------------------------------------------------------
@@ -312,7 +334,7 @@ class ArchiveReader:
         file = self._open_file()
         try:
             for tar, member, _reader in iterate_members(
-                file, limit, name=self.path.name
+                file, limit, name=self.path.name, decryption=self.decryption
             ):
                 if count >= len(self.members):
                     raise self._changed()
@@ -321,8 +343,8 @@ class ArchiveReader:
                     raise self._changed()
                 count += 1
                 content = None
-                if info.name == MANIFEST_NAME:
-                    if read_all(tar, member) != self._manifest_bytes:
+                if info.name in METADATA_NAMES:
+                    if read_all(tar, member) != self._metadata(info.name):
                         raise self._changed()
                 elif not info.is_dir:
                     content = tar.extractfile(member)
@@ -335,6 +357,14 @@ class ArchiveReader:
             self.bytes_read += file.tell()
         if count != len(self.members):
             raise self._changed()
+
+    @property
+    def manifest_bytes(self) -> bytes | None:
+        """The manifest's bytes as the archive holds them, once read."""
+        return self._manifest_bytes
+
+    def _metadata(self, name: str) -> bytes | None:
+        return self._manifest_bytes if name == MANIFEST_NAME else self.signature_bytes
 
     def _changed(self) -> ArchiveError:
         return ArchiveError(

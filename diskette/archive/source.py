@@ -12,9 +12,7 @@ byte against its limit, so a decompression bomb is refused while streaming.
 
 from __future__ import annotations
 
-import queue
-import threading
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from diskette.archive.compression import (
     GZIP,
@@ -24,6 +22,12 @@ from diskette.archive.compression import (
 )
 from diskette.archive.gzip import GzipReader
 from diskette.archive.zstd import ZstdReader
+from diskette.crypto.age_stream import DecryptingReader, is_encrypted
+from diskette.crypto.age_stream import decrypting as decrypting_stream
+from diskette.crypto.pipe import Pipe, Producer
+
+if TYPE_CHECKING:
+    from diskette.crypto.age_keys import Decryption
 
 #: Decompressed bytes per piece handed from the decompressing thread.
 PIECE = 256 * 1024
@@ -72,34 +76,68 @@ class _Head:
         return self.source.read(size)
 
 
-def decompressed(source: SourceFile, name: str) -> tuple[str, Any]:
-    """``(compression, reader)`` of the file ``source`` reads, from its start.
+def _read_head(stream: Any) -> bytes:
+    head = b""
+    while len(head) < MAGIC_SIZE:
+        data = stream.read(MAGIC_SIZE - len(head))
+        if not data:
+            break
+        head += data
+    return head
 
-    ``name`` is the archive's, for the message of a missing zstandard package.
+
+class Opened(NamedTuple):
+    """An archive file as its first bytes say to read it.
+
+    ``reader`` gives the tar stream; ``decrypting`` is the decryption under it
+    (for an encrypted archive), which the caller closes.
+    """
+
+    compression: str
+    reader: Any
+    decrypting: DecryptingReader | None = None
+
+
+def decompressed(
+    source: SourceFile, name: str, decryption: Decryption | None = None
+) -> Opened:
+    """The tar stream of the file ``source`` reads, from its start.
+
+    ``name`` is the archive's, for the messages. An encrypted archive (age) is
+    decrypted with ``decryption`` first (DecryptionError without it), then told
+    by its compression's magic bytes like any other.
 
     ``reader.read(size)`` returns at most ``size`` decompressed bytes, ``b""``
     only at a verified end; NotAnArchive when no magic number matches.
     """
-    head = b""
-    while len(head) < MAGIC_SIZE:
-        data = source.read(MAGIC_SIZE - len(head))
-        if not data:
-            break
-        head += data
+    head = _read_head(source)
+    stream: Any = _Head(head, source)
+    decrypting = None
+    if is_encrypted(head):
+        decrypting = decrypting_stream(stream, head, decryption, name=name)
+        try:
+            head = _read_head(decrypting)
+            if is_encrypted(head):
+                raise NotAnArchive
+        except BaseException:
+            decrypting.close()
+            raise
+        stream = _Head(head, decrypting)
     compression = detect_compression(head)
-    stream = _Head(head, source)
     if compression == GZIP:
-        return compression, GzipReader(stream)
+        return Opened(compression, GzipReader(stream), decrypting)
     if compression == ZSTD:
         needing = f"archive {name!r}, compressed with zstd,"
-        return compression, ZstdReader(stream, needing=needing)
+        return Opened(compression, ZstdReader(stream, needing=needing), decrypting)
     if compression is None:
+        if decrypting is not None:
+            decrypting.close()
         raise NotAnArchive
-    return compression, stream
+    return Opened(compression, stream, decrypting)
 
 
 class Prefetcher:
-    """Read ``reader`` in a thread of its own, at most :data:`AHEAD` pieces ahead.
+    """Read ``reader`` in a thread of its own, at most ``ahead`` pieces ahead.
 
     What the thread raises is raised by the next :meth:`read` that reaches it.
     Call :meth:`close` in every case: it stops the thread and waits for it.
@@ -108,58 +146,19 @@ class Prefetcher:
     def __init__(self, reader: Any, piece: int = PIECE, ahead: int = AHEAD):
         self._reader = reader
         self._piece = piece
-        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(ahead)
-        self._stop = threading.Event()
-        self._current = memoryview(b"")
-        self._end: bytes | BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, name="diskette-decompress", daemon=True
-        )
-        self._thread.start()
+        self._pipe = Pipe(ahead)
+        self._thread = Producer("diskette-decompress", self._run, self._pipe)
 
     def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                data = self._reader.read(self._piece)
-                self._put(data)
-                if not data:
-                    return
-        except BaseException as error:  # handed to the reading thread
-            self._put(error)
-
-    def _put(self, item: bytes | BaseException) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-            except queue.Full:
-                continue
-            return
+        while data := self._reader.read(self._piece):
+            self._pipe.write(data)
 
     def read(self, size: int = -1) -> bytes:
-        if not self._current:
-            if self._end is not None:
-                return self._finished()
-            item = self._queue.get()
-            if isinstance(item, BaseException) or not item:
-                self._end = item
-                return self._finished()
-            if size is None or size < 0 or size >= len(item):
-                return item
-            self._current = memoryview(item)
-        if size is None or size < 0:
-            size = len(self._current)
-        data = self._current[:size].tobytes()
-        self._current = self._current[size:]
-        return data
-
-    def _finished(self) -> bytes:
-        if isinstance(self._end, BaseException):
-            raise self._end
-        return b""
+        return self._pipe.read(size)
 
     def close(self) -> None:
         """Stop the thread (after the piece it is reading) and wait for it."""
-        self._stop.set()
+        self._pipe.abort()
         self._thread.join()
 
 

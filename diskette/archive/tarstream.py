@@ -13,7 +13,7 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from diskette.archive.compression import CorruptStream
 from diskette.archive.source import (
@@ -26,6 +26,9 @@ from diskette.archive.source import (
 )
 from diskette.archive.tar_reader import MAX_HEADER_DATA, HugeHeader, TarReader
 from diskette.exceptions import ArchiveError, UnsafeArchiveError
+
+if TYPE_CHECKING:
+    from diskette.crypto.age_keys import Decryption
 
 #: Tar framing allowed per member on top of its content (header, pax/long name, padding).
 MEMBER_OVERHEAD = 4096
@@ -42,11 +45,22 @@ class ArchiveStream:
     decompressing thread), inside :func:`read_errors`.
     """
 
-    def __init__(self, file: BinaryIO, limit: int, *, name: str, digest: Any = None):
+    def __init__(
+        self,
+        file: BinaryIO,
+        limit: int,
+        *,
+        name: str,
+        digest: Any = None,
+        decryption: Decryption | None = None,
+    ):
         file.seek(0)
         self.source = SourceFile(file, digest)
-        self.compression, reader = decompressed(self.source, name)
-        self._prefetcher = Prefetcher(reader)
+        opened = decompressed(self.source, name, decryption)
+        self.compression = opened.compression
+        self.encrypted = opened.decrypting is not None
+        self._decrypting = opened.decrypting
+        self._prefetcher = Prefetcher(opened.reader)
         self.limited = Limited(self._prefetcher, limit)
         self._tar = TarReader(self.limited)
 
@@ -58,6 +72,8 @@ class ArchiveStream:
 
     def close(self) -> None:
         self._prefetcher.close()
+        if self._decrypting is not None:
+            self._decrypting.close()
 
     def members(self) -> Iterator[tuple[TarReader, tarfile.TarInfo]]:
         """Each ``(tar, member)``; read a member's content before the next one."""
@@ -71,7 +87,7 @@ class ArchiveStream:
 
 
 def iterate_members(
-    file: BinaryIO, limit: int, *, name: str
+    file: BinaryIO, limit: int, *, name: str, decryption: Decryption | None = None
 ) -> Iterator[tuple[TarReader, tarfile.TarInfo, Limited]]:
     """Yield ``(tar, member, reader)`` for each member of ``file`` from its start.
 
@@ -80,7 +96,7 @@ def iterate_members(
     there. Use inside :func:`read_errors`, around the caller's loop too: reading
     a member's content happens there.
     """
-    with ArchiveStream(file, limit, name=name) as stream:
+    with ArchiveStream(file, limit, name=name, decryption=decryption) as stream:
         for tar, member in stream.members():
             yield tar, member, stream.limited
         stream.finish()
@@ -107,8 +123,9 @@ def read_errors(name: str, max_size: int) -> Iterator[None]:
         ) from None
     except NotAnArchive:
         raise ArchiveError(
-            f"archive {name!r} is not a gzip file, a zstd file or a tar archive (its "
-            "first bytes are none of theirs): give an archive written by diskette_dump"
+            f"archive {name!r} is not a gzip file, a zstd file, a tar archive or an "
+            "age-encrypted one (its first bytes are none of theirs): give an archive "
+            "written by diskette_dump"
         ) from None
     except gzip.BadGzipFile as error:
         raise ArchiveError(

@@ -12,7 +12,7 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from diskette.archive.checksums import HashingWriter
 from diskette.archive.compressed_member import open_compressor
@@ -29,6 +29,9 @@ from diskette.archive.tar_blocks import (
     padding,
 )
 from diskette.owner import hold_file
+
+if TYPE_CHECKING:
+    from diskette.crypto.age_keys import Encryption
 
 #: Read and write buffer when copying member content.
 COPY_BUFFER = 1024 * 1024
@@ -72,6 +75,9 @@ class ArchiveWriter:
     (uid/gid 0, no user or group names); mtimes and permission bits are kept.
     With ``overwrite=False`` the commit never replaces a file that appeared under
     the final name meanwhile: it raises FileExistsError (see :func:`publish_new`).
+    With ``encryption``, the compressed stream is encrypted with age on its way
+    to the file (:mod:`diskette.crypto.age_stream`); the file's checksum is the
+    encrypted file's.
     """
 
     def __init__(
@@ -82,8 +88,10 @@ class ArchiveWriter:
         compresslevel: int = DEFAULT_LEVEL,
         overwrite: bool = True,
         compression: str = GZIP,
+        encryption: Encryption | None = None,
     ):
         self.path = Path(path)
+        self.encryption = encryption
         self.overwrite = overwrite
         self.permissions = permissions
         self.compression = check_compression(compression)
@@ -92,6 +100,7 @@ class ArchiveWriter:
         self.temp_path: Path | None = None
         self._file: Any = None
         self._hashing: Any = None
+        self._body: Any = None  # what the compressed stream goes to
         self._gzip: Any = None
         self._tar: _Positioned | None = None
         self._done = False
@@ -113,9 +122,14 @@ class ArchiveWriter:
             self.abort()
             raise
         self._hashing = HashingWriter(self._file, hashlib.blake2b())
+        self._body = self._hashing
         try:
+            if self.encryption is not None:
+                from diskette.crypto.age_stream import EncryptingWriter
+
+                self._body = EncryptingWriter(self._hashing, self.encryption)
             self._gzip = open_compressor(
-                self._hashing, self.compression, self.compresslevel
+                self._body, self.compression, self.compresslevel
             )
         except BaseException:
             self.abort()
@@ -169,7 +183,7 @@ class ArchiveWriter:
             self._tar.write(member_header(name, size=size, mtime=mtime, mode=mode))
             self._gzip.end_segment()
             while data := stream.read(COPY_BUFFER):
-                self._hashing.write(data)
+                self._body.write(data)
         self._tar.position += size
         self._tar.write(padding(size))
         self.members[name] = sha256
@@ -222,6 +236,8 @@ class ArchiveWriter:
         assert self._tar is not None
         self._tar.write(end_of_archive(self._tar.position))
         self._gzip.close()
+        if self._body is not self._hashing:
+            self._body.close()
         self._hashing.close()
         self._file.flush()
         os.fchmod(self._file.fileno(), self.permissions)
@@ -255,6 +271,8 @@ class ArchiveWriter:
         if self._gzip is not None:
             with suppress(Exception):  # stop compressing before closing the tar
                 self._gzip.abort()
+        if self._body is not None and self._body is not self._hashing:
+            self._body.abort()
         if self._hashing is not None:
             self._hashing.abort()
         if self._file is not None:

@@ -49,6 +49,11 @@ diskette.E018   ``DISKETTE_ARCHIVE_STORAGE`` names no destination (an unknown
                 ``STORAGES`` alias, a ``BACKEND`` that cannot be imported, an object
                 without the methods of the destination protocol)
 diskette.E019   ``DISKETTE_RETENTION`` is neither None nor a dict of valid rules
+diskette.E021   ``DISKETTE_ENCRYPT_TO``, ``_SIGNING_KEY``, ``_IDENTITY_FILES`` or
+                ``_TRUSTED_KEYS`` holds a wrong key, a file that is not one, or
+                needs the ``crypto`` extra
+diskette.E030   ``DISKETTE_ANONYMISE`` or ``_ANONYMISE_SALT``: a rule, profile or salt
+                is wrong (an unknown model or field, a rule the field cannot take)
 diskette.W001   a storage directory does not exist (yet): nothing to archive from it
 diskette.W002   ``DISKETTE_DUMP_PERMISSIONS`` lets group or others read archives
 diskette.W003   ``DISKETTE_DUMP_PERMISSIONS`` does not let the owner read archives
@@ -64,6 +69,8 @@ from typing import Any
 
 from django.core import checks
 
+from diskette.checks.anonymise import anonymise_problems
+from diskette.checks.crypto import crypto_problems
 from diskette.checks.destinations import (
     archive_storage_problems,
     retention_problems,
@@ -105,6 +112,8 @@ _CHECKERS: tuple[Callable[[DisketteSettings], list[Problem]], ...] = (
     dump_permissions_problems,
     dump_format_problems,
     dump_compression_problems,
+    crypto_problems,
+    anonymise_problems,
     archive_storage_problems,
     retention_problems,
     limits_problems,

@@ -66,6 +66,7 @@ def _definition(draft: Draft) -> Definition:
         excludes=tuple(m._meta.label for m in draft.excluded),
         allow_drain=options.get("allow_drain") is True,
         drain_excluded=options.get("drain_excluded") is True,
+        anonymise=tuple(dict(options.get("anonymise") or {}).items()),
     )
 
 

@@ -7,6 +7,7 @@ check) reads, so it lives apart from the parsing that builds it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.apps import apps as django_apps
 from django.db.models import Model
@@ -37,6 +38,9 @@ class Definition:
     excludes: tuple[str, ...] = ()
     allow_drain: bool = False
     drain_excluded: bool = False
+    #: The definition's anonymisation rules as ``(label, rule)`` pairs (see
+    #: :mod:`diskette.anonymise.rules`); used only by an anonymised dump.
+    anonymise: tuple[tuple[str, Any], ...] = ()
 
     def model_classes(self) -> list[type[Model]]:
         """The model classes of :attr:`models`, in dump order."""

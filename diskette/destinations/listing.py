@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from diskette.crypto.age_stream import SUFFIX as ENCRYPTED_SUFFIX
 from diskette.destinations.protocols import is_partial
 from diskette.destinations.sidecar import (
     Sidecar,
@@ -57,6 +58,10 @@ class ArchiveEntry:
     format: str | None = None
     data_files: tuple[tuple[str, int | None], ...] = ()
     storages: tuple[tuple[str, int | None], ...] = ()
+    #: To whom it is encrypted, as its sidecar says (None: not encrypted).
+    encryption: dict[str, Any] | None = None
+    #: Who signed it, as its sidecar says (the load verifies the signature).
+    signed_by: str | None = None
 
     @property
     def sidecar(self) -> str:
@@ -77,6 +82,8 @@ class ArchiveEntry:
             "storages": [
                 {"name": name, "files": files} for name, files in self.storages
             ],
+            "encryption": self.encryption,
+            "signed_by": self.signed_by,
         }
 
 
@@ -95,7 +102,8 @@ class DestinationListing:
 
 def is_archive_name(name: str) -> bool:
     """Whether a file name looks like an archive (and is not being written)."""
-    return not is_partial(name) and name.endswith(ARCHIVE_SUFFIXES)
+    plain = name[: -len(ENCRYPTED_SUFFIX)] if name.endswith(ENCRYPTED_SUFFIX) else name
+    return not is_partial(name) and plain.endswith(ARCHIVE_SUFFIXES)
 
 
 def list_archives(destination: ArchiveStorage, prefix: str = "") -> list[ArchiveEntry]:
@@ -174,6 +182,8 @@ def _described(sidecar: Sidecar) -> ArchiveEntry:
         format=sidecar.format,
         data_files=tuple((item.path, item.objects) for item in manifest.data),
         storages=tuple((item.name, item.files) for item in manifest.storages),
+        encryption=sidecar.encryption,
+        signed_by=sidecar.signed_by,
     )
 
 

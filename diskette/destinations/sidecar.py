@@ -35,10 +35,13 @@ SIDECAR_SUFFIX = ".manifest.json"
 SIDECAR_VERSION = 1
 #: Largest sidecar read, in bytes: bigger is refused unread (or at that size).
 MAX_SIDECAR_SIZE = 1024 * 1024
-#: The keys of a sidecar, no more and no fewer.
+#: The keys of a sidecar, no more and no fewer (but the optional ones).
 SIDECAR_KEYS = frozenset(
     {"diskette_sidecar", "archive", "size", "checksum", "created", "format", "manifest"}
 )
+#: Keys a sidecar has only when they apply: to whom an encrypted archive is
+#: encrypted (public keys only), and who signed a signed one.
+OPTIONAL_KEYS = frozenset({"encryption", "signed_by"})
 #: Manifest entries that grow with the number of files or rows and only serve a
 #: load, which reads the archive's own manifest: left out of the sidecar so that
 #: it stays small whatever the site (``members`` is required, so it is emptied).
@@ -57,6 +60,10 @@ class Sidecar:
     created: datetime.datetime
     format: str
     manifest: Manifest
+    #: ``{"method": "age", "passphrase": bool, "recipients": [public keys]}``.
+    encryption: dict[str, Any] | None = None
+    #: The signing key's fingerprint (and comment), as ``diskette_inspect`` shows it.
+    signed_by: str | None = None
 
 
 def sidecar_name(archive: str) -> str:
@@ -79,6 +86,8 @@ def build_sidecar(
     *,
     created: datetime.datetime | None = None,
     archive_format: str = "tar.gz",
+    encryption: Mapping[str, Any] | None = None,
+    signed_by: str | None = None,
 ) -> dict[str, Any]:
     """The sidecar of a finished archive, as a JSON-ready dict.
 
@@ -111,6 +120,10 @@ def build_sidecar(
         "format": archive_format,
         "manifest": _described_manifest(manifest),
     }
+    if encryption is not None:
+        sidecar["encryption"] = dict(encryption)
+    if signed_by is not None:
+        sidecar["signed_by"] = signed_by
     raw = sidecar_bytes(sidecar)
     if parse_sidecar(raw, archive) is None:
         raise ValueError(
@@ -190,7 +203,15 @@ def parse_sidecar(raw: bytes, archive: str) -> Sidecar | None:
         payload = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
-    if not isinstance(payload, dict) or set(payload) != SIDECAR_KEYS:
+    if not isinstance(payload, dict) or not set(payload) >= SIDECAR_KEYS:
+        return None
+    if not set(payload) <= SIDECAR_KEYS | OPTIONAL_KEYS:
+        return None
+    encryption = payload.get("encryption")
+    signed_by = payload.get("signed_by")
+    if not (encryption is None or _valid_encryption(encryption)):
+        return None
+    if not (signed_by is None or isinstance(signed_by, str) and len(signed_by) < 512):
         return None
     version = payload["diskette_sidecar"]
     size = payload["size"]
@@ -217,7 +238,28 @@ def parse_sidecar(raw: bytes, archive: str) -> Sidecar | None:
         manifest = Manifest.from_dict(payload["manifest"])
     except (DisketteError, LookupError, TypeError, ValueError):
         return None
-    return Sidecar(archive, size, checksum, created, archive_format, manifest)
+    return Sidecar(
+        archive,
+        size,
+        checksum,
+        created,
+        archive_format,
+        manifest,
+        encryption,
+        signed_by,
+    )
+
+
+def _valid_encryption(value: Any) -> bool:
+    """What the dump writes as ``encryption``: a method, a flag, public keys."""
+    return (
+        isinstance(value, dict)
+        and set(value) == {"method", "passphrase", "recipients"}
+        and value["method"] == "age"
+        and isinstance(value["passphrase"], bool)
+        and isinstance(value["recipients"], list)
+        and all(isinstance(r, str) and len(r) < 16384 for r in value["recipients"])
+    )
 
 
 def _utc_datetime(value: Any) -> datetime.datetime | None:

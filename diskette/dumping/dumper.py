@@ -32,11 +32,12 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core import serializers
 from django.db import DEFAULT_DB_ALIAS
 
+from diskette.anonymise.active import activated, active
 from diskette.archive.compressed_member import CompressedFile
 from diskette.archive.compression import DEFAULT_LEVEL
 from diskette.definitions import Definition
@@ -63,6 +64,9 @@ from diskette.dumping.text_values import read_as_text
 from diskette.exceptions import DumpError
 from diskette.owner import private_file
 from diskette.reporter import Reporter
+
+if TYPE_CHECKING:
+    from diskette.anonymise.anonymiser import Anonymiser
 
 __all__ = [
     "CHUNK_SIZE",
@@ -99,6 +103,8 @@ class FixtureResult:
     compression: str | None = None
     content_size: int = 0
     content_sha256: str = ""
+    #: The models written from rows (the fast path), not from instances.
+    from_rows: list[str] = field(default_factory=list)
 
     @property
     def objects(self) -> int:
@@ -133,6 +139,7 @@ def _objects(
     counts: dict[str, int],
     tick: Callable[[int], None],
     as_queryset: bool,
+    from_rows: list[str],
 ) -> Iterator:
     """Yield what dumpdata's ``get_objects`` yields, counting per model.
 
@@ -141,6 +148,7 @@ def _objects(
     """
     progress = _Progress(tick)
     caches: dict = {}  # natural keys of related objects, shared by the models
+    anonymiser = active()
     for model in dumped_models(definition, using):
         queryset = dump_queryset(definition, model, using)
         label = model._meta.label
@@ -155,6 +163,9 @@ def _objects(
             )
         if plan is not None:
             plan = read_as_text(plan, using)
+            if anonymiser is not None:
+                plan = anonymiser.row_plan(plan)
+            from_rows.append(label)
             # Closed here, not by the garbage collector: an interrupted dump
             # would otherwise close the rows' cursor after its connection.
             with closing(_row_chunks(plan, queryset, using, caches, CHUNK_SIZE)) as it:
@@ -189,11 +200,15 @@ def _instances(
     )
     # Code that runs when an instance is built may change its class.
     checked = not plain_instances(model)
+    anonymiser = active()
+    hide = anonymiser.hider(model) if anonymiser is not None else None
     with closing(loader.chunks(queryset, CHUNK_SIZE)) as chunks:
         for chunk in chunks:
             if checked:
                 check_classes(definition.name, model, chunk)
             for obj in chunk:
+                if hide is not None:
+                    hide(obj)
                 counts[label] += 1
                 progress.add(1)
                 yield obj
@@ -266,12 +281,14 @@ def write_fixture(
     reporter: Reporter | None = None,
     compression: str | None = None,
     compresslevel: int = DEFAULT_LEVEL,
+    anonymiser: Anonymiser | None = None,
 ) -> FixtureResult:
     """Serialize one definition to ``path``; raise DumpError naming the cause.
 
     With ``compression``, the serializer's output is written compressed, for an
     archive of that compression to copy as it is (a fixture a ``dump_command``
-    writes stays plain).
+    writes stays plain). With ``anonymiser``, its rules replace the values as
+    they are written (:mod:`diskette.anonymise`).
     """
     reporter = reporter or Reporter()
     started = time.monotonic()
@@ -289,7 +306,8 @@ def write_fixture(
         if compression is not None:
             target = CompressedFile(path, compression=compression, level=compresslevel)
         try:
-            _serialize(definition, target, using, indent, reporter, result.models)
+            with activated(anonymiser):
+                _serialize(definition, target, using, indent, reporter, result)
         except BaseException:
             _discard(target)
             raise
@@ -322,10 +340,11 @@ def _serialize(
     using: str,
     indent: int | None,
     reporter: Reporter,
-    counts: dict[str, int],
+    result: FixtureResult,
 ) -> None:
     """Write the fixture into ``target`` (a new binary file, closed here) with
-    the format's serializer, counting into ``counts``."""
+    the format's serializer, counting into ``result.models``."""
+    counts = result.models
     label = f"dumping {definition.name}"
 
     def tick(done: int) -> None:
@@ -341,6 +360,7 @@ def _serialize(
                 counts,
                 tick,
                 as_queryset=not is_fast(serializer_class),
+                from_rows=result.from_rows,
             )
             # The objects' cursors are closed before the stream, whatever
             # stopped the serializer (an interrupt, an error).

@@ -36,6 +36,7 @@ from contextlib import closing
 from django.apps import apps as django_apps
 from django.db.models import QuerySet
 
+from diskette.anonymise.active import hide_related
 from diskette.dumping.chunks import ChunkRange
 
 #: Attribute of a dumped object holding ``{m2m field name: [related objects]}``.
@@ -79,6 +80,8 @@ class _Foreign:
         self.nested = RelatedLoader.for_natural_key(
             field.remote_field.model, using, depth + 1
         )
+        # An anonymised dump's rules, applied before natural_key() reads them.
+        self.hide = hide_related(field.remote_field.model)
 
     def attach(self, objects: list, source: QuerySet) -> None:
         attname = self.field.attname
@@ -88,6 +91,9 @@ class _Foreign:
         found = {getattr(related, self.key): related for related in queryset}
         if not found:
             return
+        if self.hide is not None:
+            for related in found.values():
+                self.hide(related)
         if self.nested is not None:
             self.nested.attach(list(found.values()), queryset)
         for obj in objects:
@@ -119,6 +125,7 @@ class _Many(ThroughTable):
         super().__init__(field, using)
         model = field.remote_field.model
         queryset = model._default_manager.db_manager(using).all()
+        self.hide = hide_related(model) if natural else None
         if natural:
             self.nested = RelatedLoader.for_natural_key(model, using, 1)
         else:
@@ -155,6 +162,9 @@ class _Many(ThroughTable):
                 **{self.target_lookup: links.values(self.target_attname)}
             )
             related = list(queryset)
+            if self.hide is not None:
+                for item in related:
+                    self.hide(item)
             if self.nested is not None:
                 self.nested.attach(related, queryset)
         for item in related:

@@ -43,6 +43,7 @@ from django.db.models.query import ModelIterable
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
 
+from diskette.anonymise.active import hide_related
 from diskette.dumping.chunks import ChunkRange
 from diskette.dumping.prefetch import RelatedLoader, ThroughTable
 from diskette.dumping.target_order import TargetOrder
@@ -185,6 +186,8 @@ class _Keys:
         self.cache = cache
         self.nested = RelatedLoader.for_natural_key(queryset.model, using, 1)
         self.attnames, self.build = _plain_builder(self.queryset, using)
+        # An anonymised dump's rules, applied before natural_key() reads them.
+        self.hide = hide_related(queryset.model)
         # Half the database's parameter limit: the manager's filters take some.
         connection = connections[using]
         most = connection.features.max_query_params
@@ -213,6 +216,9 @@ class _Keys:
         else:
             build = self.build
             related = [build(row) for row in queryset.values_list(*self.attnames)]
+        if self.hide is not None:
+            for item in related:
+                self.hide(item)
         if self.nested is not None:
             self.nested.attach(related, queryset)
         add = self.cache.add
@@ -227,6 +233,8 @@ class _Keys:
     def fetch_one(self, key):
         """The natural key of one object, as the descriptor would fetch it (or raise)."""
         item = self.queryset.get(**{self.key: key})
+        if self.hide is not None:
+            self.hide(item)
         return item.natural_key() if item else None
 
 

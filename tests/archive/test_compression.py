@@ -96,7 +96,8 @@ def test_bytes_of_no_known_format_are_refused(tmp_path):
     with (
         ArchiveReader(archive, **LIMITS) as reader,
         pytest.raises(
-            ArchiveError, match="not a gzip file, a zstd file or a tar archive"
+            ArchiveError,
+            match="not a gzip file, a zstd file, a tar archive or an age-encrypted one",
         ),
     ):
         reader.inspect()

@@ -22,6 +22,28 @@ RATIOS: tuple[Ratio, ...] = (
     ("load_vs_plain", "load / loaddata", "load", "plain_load", 0.1),
     ("s3_dump_vs_dump", "dump to S3 / dump", "s3_dump", "dump", None),
     ("s3_load_vs_load", "load from S3 / load", "s3_load", "load", None),
+    (
+        "encrypted_dump_vs_dump",
+        "encrypted dump / dump",
+        "encrypted_dump",
+        "dump",
+        None,
+    ),
+    (
+        "encrypted_load_vs_load",
+        "encrypted load / load",
+        "encrypted_load",
+        "load",
+        None,
+    ),
+    # Anonymising works in the dump's stream: within a quarter of the plain dump.
+    (
+        "anonymised_dump_vs_dump",
+        "anonymised dump / dump",
+        "anonymised_dump",
+        "dump",
+        1.25,
+    ),
 )
 #: The PostgreSQL case: within a small factor of the server's own tools, and
 #: faster than django-dbbackup ("at most 1": faster, or the same to the millisecond).

@@ -45,6 +45,9 @@ STEPS = (
     ("load", "diskette_load"),
     ("s3_dump", "diskette_dump --to S3"),
     ("s3_load", "diskette_load --from S3"),
+    ("encrypted_dump", "diskette_dump --encrypt-to (age)"),
+    ("encrypted_load", "diskette_load --identity (age)"),
+    ("anonymised_dump", "diskette_dump --anonymise"),
     ("plain_dump", "dumpdata + tar czf"),
     ("plain_load", "loaddata"),
     ("floor_dump", "floor dump (iterdump + gzip)"),
@@ -58,11 +61,15 @@ MEASURE_ORDER = (
     "load",
     "s3_dump",
     "s3_load",
+    "encrypted_dump",
+    "encrypted_load",
+    "anonymised_dump",
     "plain_dump",
     "plain_load",
 )
 #: The steps of the ``sqlite`` case; dump and load also run for ``s3`` alone.
 SQLITE_ONLY = ("floor_dump", "floor_restore", "plain_dump", "plain_load")
+SQLITE_ONLY += ("encrypted_dump", "encrypted_load", "anonymised_dump")
 
 
 def absent_steps(bench: Bench, size: int) -> dict[str, tuple[str, str]]:
@@ -127,6 +134,8 @@ class SizeRun:
         self.s3_dumped: dict = {}
         self.s3_location = ""
         self.fixtures: Fixtures | None = None
+        self.encrypted: dict = {}
+        self.keys = self.base / "keys"
 
     def say(self, text: str) -> None:
         print(f"[sqlite {self.size:>9,} objects] {text}", flush=True)
@@ -167,6 +176,64 @@ class SizeRun:
         )
         self.check_loaded(target, self.dumped, "diskette_load")
         return measured
+
+    def recipient(self) -> str:
+        """The age public key of a new identity (made once, not measured)."""
+        identity = self.keys / "diskette-age.key"
+        if not identity.exists():
+            self.keys.mkdir(parents=True, exist_ok=True)
+            self.source.manage(
+                "diskette_keys",
+                "--directory",
+                str(self.keys),
+                "--kind",
+                "age",
+                log=self.logs / "keys",
+            )
+        text = identity.read_text()
+        return text.split("# public key: ", 1)[1].split()[0]
+
+    def encrypted_dump(self, number: int) -> Run:
+        """The same dump, encrypted with age to one recipient."""
+        directory = self.base / "encrypted"
+        shutil.rmtree(directory, ignore_errors=True)
+        measured = self.source.manage(
+            "diskette_dump",
+            "--json",
+            "--destination",
+            str(directory),
+            "--encrypt-to",
+            self.recipient(),
+            log=self.logs / f"encrypted-dump-{number}",
+        )
+        self.encrypted = json.loads(measured.stdout)
+        return measured
+
+    def encrypted_load(self, number: int) -> Run:
+        target = self.bench.fresh_site(self.base / "loaded")
+        measured = target.manage(
+            "diskette_load",
+            self.encrypted["path"],
+            "--identity",
+            str(self.keys / "diskette-age.key"),
+            "--noinput",
+            log=self.logs / f"encrypted-load-{number}",
+        )
+        self.check_loaded(target, self.encrypted, "diskette_load --identity")
+        return measured
+
+    def anonymised_dump(self, number: int) -> Run:
+        """The same dump with the built-in sharing profile's rules applied."""
+        directory = self.base / "anonymised"
+        shutil.rmtree(directory, ignore_errors=True)
+        return self.source.manage(
+            "diskette_dump",
+            "--destination",
+            str(directory),
+            "--anonymise",
+            log=self.logs / f"anonymised-dump-{number}",
+            extra_env={"DISKETTE_ANONYMISE_SALT": "benchmark"},
+        )
 
     def s3_environment(self) -> dict[str, str]:
         assert self.bench.s3 is not None, "the S3 steps run with a server only"

@@ -78,6 +78,8 @@ def test_json_gives_each_entry(dumps):
         "format": None,
         "data_files": [],
         "storages": [],
+        "encryption": None,
+        "signed_by": None,
     }
 
 

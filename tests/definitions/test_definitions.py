@@ -64,6 +64,7 @@ def test_schema_is_a_valid_json_schema_listing_every_option():
         "allow_drain",
         "drain_excluded",
         "dump_command",
+        "anonymise",
     }
 
 

@@ -192,6 +192,8 @@ def test_entries_are_json_ready():
             {"path": "data/library.jsonl", "objects": 40},
         ],
         "storages": [{"name": "media", "files": 3}],
+        "encryption": None,
+        "signed_by": None,
     }
     assert payload[1] == {
         "name": "backup.tgz",
@@ -202,6 +204,8 @@ def test_entries_are_json_ready():
         "format": None,
         "data_files": [],
         "storages": [],
+        "encryption": None,
+        "signed_by": None,
     }
 
 

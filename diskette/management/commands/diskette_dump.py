@@ -16,6 +16,12 @@ from diskette.api import FORMATS
 from diskette.api.dump_results import DumpPruneError, DumpResult
 from diskette.exceptions import ConfigurationError
 from diskette.management.base import FLAGS, DisketteCommand
+from diskette.management.sharing import (
+    DUMP_OPTIONS,
+    add_options,
+    dump_choices,
+    report_sharing,
+)
 
 #: How the core's messages name the Python arguments, and this command's words
 #: for them: (start of the core's message, what the command prints instead).
@@ -27,6 +33,8 @@ _FLAG_WORDS = (
     ("exclude_apps names ", "--exclude-app names "),
     ("strict: ", "--strict: "),
     ("destination '", "--destination '"),
+    ("encrypt_to: ", "--encrypt-to: "),
+    ("signing_key: ", "--sign: "),
 )
 #: Words inside the core's messages, and the flags this command prints for them.
 _FLAG_PHRASES = (
@@ -204,6 +212,19 @@ _OPTIONS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
         },
     ),
     (
+        _DATA,
+        ("--anonymise",),
+        {
+            "nargs": "?",
+            "const": True,
+            "default": False,
+            "metavar": "PROFILE",
+            "help": "write an anonymised copy: the rules of DISKETTE_ANONYMISE on "
+            "top of its profile, or of PROFILE (share, none); the salt is "
+            "DISKETTE_ANONYMISE_SALT (setting or environment), else random",
+        },
+    ),
+    (
         _OUTPUT,
         ("--json",),
         {"action": "store_true", "help": "print the result as one JSON object"},
@@ -255,6 +276,7 @@ class Command(DisketteCommand):
         groups = {title: parser.add_argument_group(title) for title in _GROUPS}
         for title, flags, keywords in _OPTIONS:
             groups[title].add_argument(*flags, **keywords)
+        add_options(parser, DUMP_OPTIONS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -285,9 +307,11 @@ class Command(DisketteCommand):
             "compression": options["compression"],
             "using": options["database"],
             "strict": options["strict"],
+            "anonymise": options["anonymise"],
         }
         if options["compresslevel"] is not None:
             choices["compresslevel"] = options["compresslevel"]
+        choices.update(dump_choices(options))
         if options["prune"] and (options["no_archive"] or options["check"]):
             raise CommandError(
                 "--prune prunes after a dump: leave it out with --check and "
@@ -377,3 +401,4 @@ class Command(DisketteCommand):
             )
         if description["excludes"]:
             reporter.detail("exclude patterns: " + json.dumps(description["excludes"]))
+        report_sharing(description, reporter)

@@ -8,6 +8,7 @@ from django.core.management.base import CommandError
 
 from diskette import api
 from diskette.management.base import DisketteCommand
+from diskette.management.sharing import OPEN_OPTIONS, add_options, open_choices
 from diskette.reporter import Reporter, plural
 
 #: How the manifest's software keys are shown.
@@ -58,6 +59,7 @@ class Command(DisketteCommand):
         parser.add_argument(
             "--json", action="store_true", help="print the result as one JSON object"
         )
+        add_options(parser, OPEN_OPTIONS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["verify"] and options["manifest_only"]:
@@ -72,6 +74,7 @@ class Command(DisketteCommand):
             environment=options["environment"],
             reporter=reporter,
             source=options["source"],
+            **open_choices(options),
         )
         if options["json"]:
             self.write_json(result.to_dict())
@@ -104,6 +107,11 @@ class Command(DisketteCommand):
             say(f"database: {database.get('vendor')}{alias}")
         else:
             say("database: not recorded")
+        if result.anonymised:
+            say(
+                f"anonymised: profile {result.anonymised['profile']!r}, rules "
+                f"{result.anonymised['rules']}"
+            )
         if result.migrations:
             applied = sum(len(names) for names in result.migrations.values())
             say(
@@ -126,6 +134,11 @@ class Command(DisketteCommand):
                 line += f", {plural(empty, 'empty directory', 'empty directories')}"
             say(line)
         self._show_checksums(result, reporter)
+        if result.encrypted:
+            say("encrypted: yes (age)")
+        if result.signed_by is not None:
+            trust = {True: ", trusted", False: ", not in DISKETTE_TRUSTED_KEYS"}
+            say(f"signed by: {result.signed_by}{trust.get(result.trusted, '')}")
         if result.environment is not None:
             self._show_environment(result.environment, reporter)
 

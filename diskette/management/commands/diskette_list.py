@@ -83,6 +83,18 @@ def entry_lines(entry: api.ArchiveEntry) -> list[str]:
                 for name, files in entry.storages
             )
         )
+    if entry.encryption is not None:
+        recipients = entry.encryption["recipients"]
+        lines.append(
+            "  encrypted (age) to "
+            + (
+                "a passphrase"
+                if entry.encryption["passphrase"]
+                else plural(len(recipients), "recipient") + ": " + ", ".join(recipients)
+            )
+        )
+    if entry.signed_by is not None:
+        lines.append(f"  signed by {entry.signed_by}")
     return lines
 
 

@@ -10,6 +10,12 @@ from django.db import DEFAULT_DB_ALIAS
 from diskette import api
 from diskette.api import STORAGES_MODES as MODES
 from diskette.management.base import DisketteCommand
+from diskette.management.sharing import (
+    ALLOW_UNSIGNED,
+    OPEN_OPTIONS,
+    add_options,
+    open_choices,
+)
 
 #: The sections of ``--help``, in the order it lists them.
 _DATA, _STORAGES, _ARCHIVE, _SAFETY, _OUTPUT = _GROUPS = (
@@ -205,9 +211,11 @@ class Command(DisketteCommand):
         groups = {title: parser.add_argument_group(title) for title in _GROUPS}
         for title, flags, keywords in _OPTIONS:
             groups[title].add_argument(*flags, **keywords)
+        add_options(parser, (*OPEN_OPTIONS, ALLOW_UNSIGNED))
 
     def handle(self, *args: Any, **options: Any) -> None:
         choices = {
+            **open_choices(options),
             "storages_basepath": options["storages_basepath"],
             "exclude_data": options["exclude_data"],
             "with_data": not options["no_data"],
