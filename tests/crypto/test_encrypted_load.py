@@ -219,3 +219,20 @@ def test_a_manifest_changed_after_signing_is_refused(tmp_path):
 
     with pytest.raises(SignatureError, match="does not match its manifest"):
         api.load(path, with_storages=False)
+
+
+@pytest.mark.django_db
+def test_a_plan_opens_an_encrypted_archive_with_the_same_keys(tmp_path, settings):
+    seed_database(20)
+    key = age_key(tmp_path / "keys")
+    path = dump(tmp_path, with_storages=False, encrypt_to=[key.recipient]).path
+
+    with pytest.raises(DecryptionError, match="give an identity file"):
+        api.plan_load(path, with_storages=False)
+    settings.DISKETTE_IDENTITY_FILES = [str(key.identity)]
+    plan = api.plan_load(path, with_storages=False)
+    assert not plan.problems
+    # The plan read the decrypted fixtures: every object the dump wrote is counted.
+    assert sum(item.objects for item in plan.models) == sum(
+        item.objects for item in api.inspect(path).data
+    )

@@ -185,6 +185,27 @@ def test_a_full_disk_while_the_archive_is_written(
     assert names(system_temp) == []
 
 
+@pytest.mark.django_db
+def test_a_full_disk_while_an_encrypted_archive_is_written(
+    site, tmp_path, settings, mounts, system_temp
+):
+    """The disk fills under pyrage's thread: the error is the disk's, as itself."""
+    pytest.importorskip("pyrage")
+    from tests.crypto.keys import age_key
+
+    key = age_key(tmp_path / "keys")
+    volume = mounts.tmpfs(tmp_path / "small", size="1m")
+    settings.DISKETTE_DUMP_PATH = str(volume)
+    (site / "big.bin").write_bytes(os.urandom(3 * MiB))
+
+    message = failed_dump("--to", "local", "--encrypt-to", key.recipient)
+
+    assert "no space left on the device" in message
+    assert message.endswith("no archive was written")
+    assert names(volume) == []
+    assert names(system_temp) == []
+
+
 # -- a real process stopped while it uploads ---------------------------------------
 
 #: Random bytes, so the archive keeps their size: 10 parts of 5 MiB, one at a time.

@@ -297,3 +297,32 @@ def test_archive_being_written_is_private_and_held(tmp_path):
         writer.commit()
     assert not part.exists()
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize(
+    ("number", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+)
+@pytest.mark.slow
+def test_an_encrypted_dump_interrupted_mid_archive_leaves_nothing(
+    site, tmp_path, number, status
+):
+    """Stopped while pyrage's thread encrypts the archive: the thread is stopped
+    with the writer, one line is said, and no file is left, encrypted or not."""
+    pytest.importorskip("pyrage")
+    from tests.crypto.keys import age_key
+
+    key = age_key(tmp_path / "keys")
+    with open(site.var / "media" / "big.bin", "wb") as stream:
+        stream.write(os.urandom(MEDIA_SIZE))  # random: nothing compresses it away
+    process = start_dump(
+        site, "--app=django.contrib.sites", "--encrypt-to", key.recipient, stall=False
+    )
+    wait_for(
+        process, lambda: archive_being_written(site.dumps), "the archive's first bytes"
+    )
+    out, err = stop(process, number)
+    assert process.returncode == status, err
+    assert "Traceback" not in err and "Exception ignored" not in err
+    (line,) = err.splitlines()
+    assert line.startswith("CommandError: interrupted"), err
+    assert list(site.dumps.iterdir()) == []
