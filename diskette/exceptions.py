@@ -40,6 +40,13 @@ class DefinitionError(ConfigurationError):
         super().__init__(message)
 
 
+class ReceiverError(DisketteError):
+    """A receiver of ``pre_dump`` or ``pre_load`` raised: the operation was not
+    started (:mod:`diskette.signals`)."""
+
+    exit_code = 5
+
+
 class DumpError(DisketteError):
     """The dump could not be written (permissions, disk, serialization...)."""
 

@@ -28,6 +28,12 @@ INSTALLED_APPS = [
     "diskette",
     "sandbox.library",
 ]
+# SANDBOX_PRODUCTION=1 installs diskette as a production site does: no loads
+# ("both" installs the two, which Django must refuse).
+if os.environ.get("SANDBOX_PRODUCTION") == "1":
+    INSTALLED_APPS[INSTALLED_APPS.index("diskette")] = "diskette.production"
+elif os.environ.get("SANDBOX_PRODUCTION") == "both":
+    INSTALLED_APPS.append("diskette.production")
 
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

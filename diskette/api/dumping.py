@@ -10,17 +10,12 @@ there, is :mod:`diskette.api.dump_destination`.
 
 from __future__ import annotations
 
-import datetime
 import errno
 import json
-import platform
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import django
-from django.db import connections
 
 from diskette.api.dump_destination import (
     appeared,
@@ -29,6 +24,7 @@ from diskette.api.dump_destination import (
     publish_sidecar,
     upload,
 )
+from diskette.api.dump_manifest import dump_manifest
 from diskette.api.dump_options import DumpArguments, DumpOptions
 from diskette.api.dump_plan import (
     DATE_FORMAT,
@@ -41,24 +37,19 @@ from diskette.api.dump_plan import (
 from diskette.api.dump_results import DataResult, DumpResult, StorageResult
 from diskette.archive import ArchiveWriter, WrittenArchive, WrittenMember
 from diskette.archive.writer import SourceShrank
-from diskette.contenttypes import recorded_identities
 from diskette.destinations.retention import configured_retention
 from diskette.dumping.dumper import FixtureResult, read_transaction, write_fixture
-from diskette.environment import installed_distributions
-from diskette.exceptions import DumpError, ManifestError
+from diskette.exceptions import DumpError
 from diskette.manifest import (
     DATA_PREFIX,
-    FORMAT_VERSION,
     MANIFEST_NAME,
     SIGNATURE_NAME,
-    DataFile,
-    Manifest,
-    StorageEntry,
 )
 from diskette.migrations import applied_migrations
 from diskette.owner import DUMP_PREFIX, Owned, describe_leftovers, leftovers
 from diskette.paths import StoragePath, make_private_directories
 from diskette.reporter import Reporter, plural
+from diskette.signals import dump_failed, post_dump, pre_dump, send_after, send_before
 from diskette.storages import (
     ExcludePatterns,
     StorageItem,
@@ -117,6 +108,22 @@ def dump(
     started = time.monotonic()
     plan = plan_options(options, reporter)
     retention = configured_retention() if options.prune else None
+    send_before(pre_dump, dump, "the dump", plan=plan)
+    try:
+        result = _dump_planned(plan, options, reporter, started)
+    except BaseException as error:
+        send_after(dump_failed, dump, reporter, error=error)
+        raise
+    result.warnings += send_after(post_dump, dump, reporter, result=result)
+    if retention is not None:
+        prune_after_dump(plan, retention, result, reporter)
+    return result
+
+
+def _dump_planned(
+    plan: DumpPlan, options: DumpOptions, reporter: Reporter, started: float
+) -> DumpResult:
+    """The dump of a plan, in its private work directory."""
     timings: dict[str, float] = {}
     try:
         make_private_directories(plan.destination)
@@ -143,8 +150,6 @@ def dump(
         workdir.release()
     if warning:
         result.warnings.append(warning)
-    if retention is not None:
-        prune_after_dump(plan, retention, result, reporter)
     return result
 
 
@@ -218,7 +223,9 @@ def _write_archive(
             _archive_storage(writer, storage, patterns, own, reporter)
             for storage in plan.storages
         ]
-        manifest = _manifest(plan, data_results, storage_results, migrations, writer)
+        manifest = dump_manifest(
+            plan, data_results, storage_results, migrations, writer.members
+        )
         sidecar = prepare_sidecar(plan, manifest)
         encoded = json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
         writer.add_bytes(MANIFEST_NAME, encoded, mode=0o600)
@@ -345,66 +352,3 @@ def _add_storage_file(writer: ArchiveWriter, item: StorageItem) -> WrittenMember
             f"{str(item.path)!r} changed while it was archived ({error}): "
             "run the dump again; no archive was written"
         ) from None
-
-
-def _manifest(
-    plan: DumpPlan,
-    data_results: list[DataResult],
-    storage_results: list[StorageResult],
-    migrations: dict[str, list[str]],
-    writer: ArchiveWriter,
-) -> dict[str, Any]:
-    """The manifest, as the dict ``manifest.json`` holds, validated."""
-    from diskette import __version__
-
-    identities = recorded_identities(plan.using)
-    now = datetime.datetime.now().astimezone()
-    manifest = Manifest(
-        version=__version__,
-        creation=now.replace(tzinfo=None).isoformat(timespec="seconds"),
-        created=now.isoformat(timespec="seconds"),
-        format=FORMAT_VERSION,
-        data=tuple(
-            DataFile(
-                path=item.path,
-                format=item.format,
-                definition=item.name,
-                models=dict(item.models),
-                objects=item.objects,
-                size=item.size,
-                sha256=item.sha256,
-            )
-            for item in data_results
-        ),
-        storages=tuple(
-            StorageEntry(
-                name=item.name,
-                files=item.files,
-                bytes=item.bytes,
-                empty_directories=tuple(item.empty_directories),
-            )
-            for item in storage_results
-        ),
-        software={
-            "diskette": __version__,
-            "django": django.get_version(),
-            "python": platform.python_version(),
-        },
-        database={"vendor": connections[plan.using].vendor, "alias": plan.using},
-        migrations=migrations,
-        members=dict(writer.members),
-        environment=tuple(installed_distributions()),
-        content_types=tuple(
-            (pk, *key) for pk, key in sorted(identities.content_types.items())
-        ),
-        permissions=tuple(
-            (pk, *key) for pk, key in sorted(identities.permissions.items())
-        ),
-        anonymised=plan.anonymiser.manifest_entry() if plan.anonymiser else None,
-    )
-    payload = manifest.to_dict()
-    try:
-        Manifest.from_dict(payload)
-    except ManifestError as error:
-        raise DumpError(f"the manifest would not be valid: {error}") from None
-    return payload

@@ -26,6 +26,7 @@ from diskette.loading.rehearsal import rehearse
 from diskette.owner import DatabaseLock
 from diskette.reporter import Reporter
 from diskette.restore.diff import StorageDiff, diff_storage
+from diskette.signals import load_failed, post_load, pre_load, send_after, send_before
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -73,6 +74,20 @@ def load(
     reporter = reporter or Reporter()
     started = time.monotonic()
     options = LoadOptions.create(**arguments)
+    send_before(pre_load, load, "the load", archive=archive, options=options)
+    try:
+        result = _load(archive, options, reporter, started)
+    except BaseException as error:
+        send_after(load_failed, load, reporter, archive=archive, error=error)
+        raise
+    send_after(post_load, load, reporter, result=result)
+    return result
+
+
+def _load(
+    archive: PathArgument, options: LoadOptions, reporter: Reporter, started: float
+) -> LoadResult:
+    """The load itself: locked, staged, committed, swapped in."""
     timings: dict[str, float] = {}
     with DatabaseLock(options.using):
         finish_interrupted(options.storages_basepath, options.using, reporter)

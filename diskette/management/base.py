@@ -47,11 +47,18 @@ def command_words(message: str, flags: Mapping[str, str] = FLAGS) -> str:
 
 
 class _CommandReporter(StreamReporter):
-    """A stream reporter whose messages name the command's flags."""
+    """A stream reporter whose messages name the command's flags, and that keeps
+    every warning it was given, for ``--json`` (``said``). With ``warn`` it
+    writes warnings whatever its verbosity: a ``--json`` run keeps stdout for
+    the JSON, not stderr for its warnings."""
 
-    def __init__(self, flags: Mapping[str, str], **kwargs: Any) -> None:
+    def __init__(
+        self, flags: Mapping[str, str], *, warn: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.flags = flags
+        self.warn = warn
+        self.said: list[str] = []
 
     def info(self, message: str) -> None:
         super().info(command_words(message, self.flags))
@@ -60,7 +67,14 @@ class _CommandReporter(StreamReporter):
         super().detail(command_words(message, self.flags))
 
     def warning(self, message: str) -> None:
-        super().warning(command_words(message, self.flags))
+        message = command_words(message, self.flags)
+        self.said.append(message)
+        if self.warn and self.verbosity < 1:
+            self._write(
+                self.err, self.style.WARNING(message) if self.style else message
+            )
+        else:
+            super().warning(message)
 
 
 class DisketteCommand(BaseCommand):
@@ -75,6 +89,10 @@ class DisketteCommand(BaseCommand):
     #: The translation of the core's argument names into this command's flags
     #: (a command with flags of its own extends it: ``{**FLAGS, ...}``).
     flags: ClassVar[Mapping[str, str]] = FLAGS
+    #: The reporter of this run, once made (its warnings go into the JSON).
+    _reporter: _CommandReporter | None = None
+    #: Whether this run printed its JSON object (an error then adds none).
+    _json_written = False
 
     def execute(self, *args: Any, **options: Any) -> Any:
         try:
@@ -85,17 +103,28 @@ class DisketteCommand(BaseCommand):
         except DisketteError as error:
             if options.get("traceback"):
                 raise
-            raise CommandError(
-                self.words(str(error)), returncode=error.exit_code
-            ) from error
+            message = self.words(str(error))
+            self._json_error(options, message, error.exit_code)
+            raise CommandError(message, returncode=error.exit_code) from error
+        except CommandError as error:
+            if not options.get("traceback"):
+                self._json_error(options, str(error), error.returncode)
+            raise
         except KeyboardInterrupt as interrupt:
             # The core lets an interrupt through only where nothing was changed
             # yet; past a commit it raises a DisketteError that says so instead.
             if options.get("traceback"):
                 raise
-            raise CommandError(
-                "interrupted: nothing was changed", returncode=exit_status(interrupt)
-            ) from None
+            message, status = "interrupted: nothing was changed", exit_status(interrupt)
+            self._json_error(options, message, status)
+            raise CommandError(message, returncode=status) from None
+
+    def _json_error(self, options: dict[str, Any], message: str, status: int) -> None:
+        """With ``--json``, the error as the JSON object, unless the command
+        printed its own (a plan that would fail, an inspection that did not
+        verify: their JSON says why)."""
+        if options.get("json") and not self._json_written:
+            self.write_json({"error": message, "exit_status": status})
 
     def _warn_pending(self, stream) -> None:
         """Say so while a load interrupted after its commit awaits its finish."""
@@ -113,21 +142,29 @@ class DisketteCommand(BaseCommand):
     ) -> StreamReporter:
         """A reporter on this command's streams; ``quiet`` keeps stdout for JSON output."""
         verbosity = 0 if quiet else options.get("verbosity", 1)
-        return _CommandReporter(
+        self._reporter = _CommandReporter(
             self.flags,
+            warn=quiet and options.get("verbosity", 1) >= 1,
             verbosity=verbosity,
             out=self.stdout,
             err=self.stderr,
             style=self.style,
             interactive=getattr(sys.stderr, "isatty", lambda: False)(),
         )
+        return self._reporter
 
     def words(self, message: str) -> str:
         """A message of the core as this command's user reads it (flags)."""
         return command_words(message, self.flags)
 
     def write_json(self, payload: Any) -> None:
-        """Print one JSON object on stdout, for ``--json``."""
+        """Print one JSON object on stdout, for ``--json``, with every warning
+        the command's reporter was given (``warnings``)."""
+        said = self._reporter.said if self._reporter is not None else []
+        if isinstance(payload, dict):
+            kept = list(payload.get("warnings") or ())
+            payload = {**payload, "warnings": kept + [w for w in said if w not in kept]}
         self.stdout.write(
             json.dumps(payload, indent=2, default=str, ensure_ascii=False)
         )
+        self._json_written = True
