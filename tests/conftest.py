@@ -141,3 +141,28 @@ def run_manage(
         timeout=timeout,
         check=False,
     )
+
+
+def seed_site(env: dict[str, str], objects: int) -> dict[str, str]:
+    """Migrate the sandbox site of ``env`` and seed ``objects`` objects (no media)."""
+    assert run_manage("migrate", "-v", "0", env=env).returncode == 0
+    seeded = run_manage("seed", "--objects", str(objects), "--no-media", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    return env
+
+
+def dump_json(env: dict[str, str], destination: Path, *args: str) -> dict:
+    """``diskette_dump --no-storages --json`` into ``destination``: its JSON."""
+    import json
+
+    dumped = run_manage(
+        "diskette_dump",
+        "--no-storages",
+        "--destination",
+        str(destination),
+        "--json",
+        *args,
+        env=env,
+    )
+    assert dumped.returncode == 0, dumped.stderr
+    return json.loads(dumped.stdout)

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_manage
+from tests.conftest import run_manage, seed_site
 
 
 @pytest.fixture
@@ -42,18 +42,11 @@ def test_an_error_is_a_json_object_and_one_line(site, tmp_path):
 def test_the_warnings_printed_are_in_the_json(site, tmp_path):
     """Dumping the library alone leaves its users out: warned on stderr, and the
     same lines are in the JSON, which stays the only thing on stdout."""
-    seeded = run_manage("seed", "--objects", "20", "--no-media", env=site)
-    assert seeded.returncode == 0, seeded.stderr
+    seed_site(site, 20)
     ran = run_manage(
-        "diskette_dump",
-        "--app",
-        "library",
-        "--no-storages",
-        "--destination",
-        str(tmp_path),
-        "--json",
-        env=site,
-    )
+        "diskette_dump", "--app", "library", "--no-storages", "--destination",
+        str(tmp_path), "--json", env=site,
+    )  # fmt: skip
     assert ran.returncode == 0, ran.stderr
     payload = json.loads(ran.stdout)
     printed = [line for line in ran.stderr.splitlines() if line.strip()]

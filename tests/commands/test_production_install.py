@@ -4,34 +4,19 @@ full install, unchanged. Real processes on the sandbox."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.conftest import run_manage
+from tests.conftest import dump_json, run_manage, seed_site
 
 
 @pytest.fixture
 def production(sandbox_env):
-    env = {**sandbox_env, "SANDBOX_PRODUCTION": "1"}
-    assert run_manage("migrate", "-v", "0", env=env).returncode == 0
-    seeded = run_manage("seed", "--objects", "30", "--no-media", env=env)
-    assert seeded.returncode == 0, seeded.stderr
-    return env
+    return seed_site({**sandbox_env, "SANDBOX_PRODUCTION": "1"}, 30)
 
 
 @pytest.mark.slow
 def test_production_dumps_lists_and_inspects_but_never_loads(production, tmp_path):
-    dumped = run_manage(
-        "diskette_dump",
-        "--no-storages",
-        "--destination",
-        str(tmp_path),
-        "--json",
-        env=production,
-    )
-    assert dumped.returncode == 0, dumped.stderr
-    archive = json.loads(dumped.stdout)["path"]
+    archive = dump_json(production, tmp_path)["path"]
     for command in (("diskette_inspect", archive), ("diskette_apps",)):
         ran = run_manage(*command, env=production)
         assert ran.returncode == 0, ran.stderr

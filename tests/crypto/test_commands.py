@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from tests.conftest import run_manage
+from tests.conftest import dump_json, run_manage, seed_site
 
 pytest.importorskip("pyrage")
 
@@ -32,10 +32,7 @@ def settings_of(output: str) -> dict[str, object]:
 
 @pytest.fixture
 def site(sandbox_env):
-    assert run_manage("migrate", "-v", "0", env=sandbox_env).returncode == 0
-    seeded = run_manage("seed", "--objects", "40", "--no-media", env=sandbox_env)
-    assert seeded.returncode == 0, seeded.stderr
-    return sandbox_env
+    return seed_site(sandbox_env, 40)
 
 
 @pytest.mark.slow
@@ -51,20 +48,14 @@ def test_keys_dump_inspect_and_load(site, tmp_path):
     assert again.returncode == 3 and "never replaced" in again.stderr
 
     out = tmp_path / "out"
-    dumped = run_manage(
-        "diskette_dump",
-        "--no-storages",
-        "--destination",
-        str(out),
+    archive = dump_json(
+        site,
+        out,
         "--encrypt-to",
         printed["DISKETTE_ENCRYPT_TO"][0],
         "--sign",
         printed["DISKETTE_SIGNING_KEY"],
-        "--json",
-        env=site,
-    )
-    assert dumped.returncode == 0, dumped.stderr
-    archive = json.loads(dumped.stdout)["path"]
+    )["path"]
     assert archive.endswith(".tar.gz.age")
 
     locked = run_manage("diskette_inspect", archive, env=site)
@@ -106,17 +97,7 @@ def test_a_passphrase_comes_from_the_environment_never_from_an_option(site, tmp_
     assert "DISKETTE_PASSPHRASE" in no_tty.stderr and not out.exists()
 
     env = {**site, "DISKETTE_PASSPHRASE": "a long shared secret"}
-    dumped = run_manage(
-        "diskette_dump",
-        "--no-storages",
-        "--destination",
-        str(out),
-        "--passphrase",
-        "--json",
-        env=env,
-    )
-    assert dumped.returncode == 0, dumped.stderr
-    archive = json.loads(dumped.stdout)["path"]
+    archive = dump_json(env, out, "--passphrase")["path"]
     assert b"a long shared secret" not in (out / archive.rsplit("/", 1)[1]).read_bytes()
 
     wrong = run_manage(
