@@ -16,7 +16,7 @@ from django.core import serializers
 from django.db.models import Model
 
 from diskette.definitions.labels import Registry
-from diskette.definitions.model import Definition
+from diskette.definitions.model import Definition, dump_command
 
 if TYPE_CHECKING:
     from diskette.definitions.resolve import Draft
@@ -62,7 +62,7 @@ def _definition(draft: Draft) -> Definition:
         use_base_manager=options.get("use_base_manager") is True,
         comments=options.get("comments") or "",
         is_drain=options.get("is_drain") is True,
-        dump_command=options.get("dump_command"),
+        dump_command=dump_command(options),
         excludes=tuple(m._meta.label for m in draft.excluded),
         allow_drain=options.get("allow_drain") is True,
         drain_excluded=options.get("drain_excluded") is True,

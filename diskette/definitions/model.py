@@ -45,3 +45,23 @@ class Definition:
     def model_classes(self) -> list[type[Model]]:
         """The model classes of :attr:`models`, in dump order."""
         return [django_apps.get_model(label) for label in self.models]
+
+
+#: The original diskette's command for django-polymorphic models, which its docs
+#: told definitions to name: a ``dumpdata`` that reads rows through the plain
+#: ``QuerySet``. This diskette's dump always reads rows as the class they were
+#: saved as, so such a definition is dumped as any other (see :func:`dump_command`).
+ORIGINAL_POLYMORPHIC_COMMAND = "polymorphic_dumpdata"
+
+
+def dump_command(options: dict[str, object]) -> str | None:
+    """The command a definition's ``dump_command`` names, or None for diskette's
+    own dump (also for the original's ``polymorphic_dumpdata`` when no command of
+    that name is installed: what it did, diskette's dump does)."""
+    command = options.get("dump_command")
+    if command == ORIGINAL_POLYMORPHIC_COMMAND:
+        from django.core.management import get_commands
+
+        if command not in get_commands():
+            return None
+    return command if isinstance(command, str) else None

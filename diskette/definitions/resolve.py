@@ -20,7 +20,7 @@ from django.utils.text import slugify
 from diskette.definitions.drains import build
 from diskette.definitions.formats import available_formats, format_problem
 from diskette.definitions.labels import Registry
-from diskette.definitions.model import Definition
+from diskette.definitions.model import Definition, dump_command
 from diskette.definitions.schema import schema_problems
 from diskette.paths import member_name_problem
 
@@ -203,7 +203,7 @@ def _filename(draft: Draft, bad: set[str], default_format: Any) -> list[str]:
 
 def _dump_command(draft: Draft, bad: set[str]) -> list[str]:
     command = draft.options.get("dump_command")
-    if command is None or "dump_command" in bad:
+    if command is None or "dump_command" in bad or dump_command(draft.options) is None:
         return []
     from django.core.management import get_commands
 

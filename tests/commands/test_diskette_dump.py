@@ -337,3 +337,11 @@ def test_prune_goes_with_a_dump_only(site):
         with pytest.raises(CommandError, match="--prune prunes after a dump") as caught:
             run("--prune", mode)
         assert caught.value.returncode == 2
+
+
+def test_the_original_save_option_is_accepted(seeded, site, tmp_path):
+    """The original's ``--save`` recorded the dump for its admin; here every
+    archive is recorded by its sidecar, which diskette_list reads."""
+    run("--save")
+    archive = written_archive(tmp_path / "dumps")
+    assert (archive.parent / f"{archive.name}.manifest.json").is_file()

@@ -28,7 +28,14 @@ HIERARCHY = [Item, Book, RareBook, Gadget]
 LABELS = [m._meta.label for m in HIERARCHY]
 
 
-def test_archive_counts_polymorphic_rows_as_dumpdata_does(vendor, tmp_path):
+@pytest.mark.parametrize(
+    "original",
+    [{}, {"dump_command": "polymorphic_dumpdata"}],
+    ids=["plain", "the original diskette's dump_command"],
+)
+def test_archive_counts_polymorphic_rows_as_dumpdata_does(vendor, tmp_path, original):
+    """The original diskette told polymorphic definitions to name its own
+    ``polymorphic_dumpdata``: such a definition keeps working, dumped as any other."""
     source, _target = vendor
     seed_realsite(source)
     out = StringIO()
@@ -44,7 +51,7 @@ def test_archive_counts_polymorphic_rows_as_dumpdata_does(vendor, tmp_path):
 
     result = api.dump(
         destination=tmp_path,
-        definitions=[["shop", {"models": LABELS, "natural_foreign": True}]],
+        definitions=[["shop", {"models": LABELS, "natural_foreign": True, **original}]],
         using=source,
         with_storages=False,
     )

@@ -248,6 +248,15 @@ _OPTIONS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
     ),
     (
         _ARCHIVE,
+        ("--save",),
+        {
+            "action": "store_true",
+            "help": "accepted for compatibility (the original's admin record): every "
+            "archive is recorded by its sidecar, and diskette_list lists it",
+        },
+    ),
+    (
+        _ARCHIVE,
         ("--prune",),
         {
             "action": "store_true",
