@@ -12,6 +12,9 @@ from typing import TextIO
 
 from django.core.management.base import OutputWrapper
 
+#: The units of :func:`human_size` above bytes, each 1000 times the one before.
+_UNITS = ("kB", "MB", "GB", "TB")
+
 
 def plural(count: int, word: str, plural: str = "") -> str:
     """``1 object``, ``2 objects``: a count with its noun."""
@@ -32,8 +35,16 @@ class Reporter:
     def warning(self, message: str) -> None:
         """Something the user should know; shown unless verbosity is 0."""
 
-    def progress(self, label: str, done: int, total: int | None = None) -> None:
-        """Live progress; only drawn on a terminal."""
+    #: Whether live progress is drawn: a caller may skip work done only for it
+    #: (counting a total) when it is not.
+    shows_progress = False
+
+    def progress(
+        self, label: str, done: int, total: int | None = None, unit: str = ""
+    ) -> None:
+        r"""Live progress of a phase (``label``): ``done`` of ``total`` (None: not
+        known) ``unit``\ s (``"bytes"``, ``"files"``; objects when empty); only
+        drawn on a terminal."""
 
     def done(self) -> None:
         """Clear any progress line."""
@@ -58,8 +69,10 @@ class StreamReporter(Reporter):
             isatty = getattr(self.err, "isatty", None)
             interactive = bool(isatty and isatty())
         self.interactive = interactive and verbosity >= 1
+        self.shows_progress = self.interactive
         self._last_draw = 0.0
         self._drawn = False
+        self._phase: tuple[str, float] = ("", 0.0)  # label, and when it started
 
     def _write(self, stream: TextIO, text: str) -> None:
         self.done()
@@ -78,21 +91,72 @@ class StreamReporter(Reporter):
             text = self.style.WARNING(message) if self.style else message
             self._write(self.err, text)
 
-    def progress(self, label: str, done: int, total: int | None = None) -> None:
+    def progress(
+        self, label: str, done: int, total: int | None = None, unit: str = ""
+    ) -> None:
         if not self.interactive:
             return
         now = time.monotonic()
+        if self._phase[0] != label:
+            self._phase = (label, now)
         if now - self._last_draw < 0.1 and (total is None or done < total):
             return
         self._last_draw = now
-        counter = f"{done}/{total}" if total else f"{done}"
-        _emit(self.err, f"\r\x1b[K{label} {counter}")
+        line = progress_line(label, done, total, unit, now - self._phase[1])
+        _emit(self.err, f"\r\x1b[K{line}")
         self._drawn = True
 
     def done(self) -> None:
         if self._drawn:
             _emit(self.err, "\r\x1b[K")
             self._drawn = False
+
+
+def progress_line(
+    label: str, done: int, total: int | None, unit: str, seconds: float
+) -> str:
+    """``data/x.json 12,000/50,000 objects (24 %), 8,000/s, 5 s left``: what is
+    done of what there is, the rate, and the time left at that rate."""
+
+    def amount(count: float) -> str:
+        return human_size(count) if unit == "bytes" else f"{count:,.0f}"
+
+    words = f"{amount(done)}/{amount(total)}" if total else amount(done)
+    if unit != "bytes":
+        words += f" {unit or 'objects'}"
+    if total:
+        words += f" ({100 * done // max(total, 1)} %)"
+    if seconds >= 1 and done:
+        rate = done / seconds
+        slow = unit != "bytes" and rate < 10  # 0.5/s, not 0/s
+        words += f", {rate:.2g}/s" if slow else f", {amount(rate)}/s"
+        if total and done < total:
+            words += f", {_duration((total - done) / rate)} left"
+    return f"{label} {words}"
+
+
+def human_size(size: float) -> str:
+    """``77 B``, ``1.2 MB``: a size in the largest power of 1000 below it."""
+    if size < 1000:
+        return f"{size:.0f} B"
+    value = float(size)
+    for unit in _UNITS:
+        value /= 1000
+        if value < 1000 or unit == _UNITS[-1]:
+            break
+    return f"{value:.1f} {unit}"
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``3 min 5 s``, ``1 h 2 min``."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
 
 
 def _emit(stream: TextIO, text: str) -> None:

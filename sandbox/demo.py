@@ -57,16 +57,22 @@ class Site:
             shutil.rmtree(self.var / "dumps", ignore_errors=True)
 
     def manage(
-        self, *args: str, echo: bool = True, shown: str = ""
+        self, *args: str, echo: bool = True, shown: str = "", live: bool = False
     ) -> subprocess.CompletedProcess:
-        """Run ``manage.py ARGS`` for this site; stop the demo when it fails."""
+        """Run ``manage.py ARGS`` for this site; stop the demo when it fails.
+
+        With ``live``, on a terminal, the command writes its standard error to it
+        as it runs: its live progress lines show.
+        """
         shown = shown or " ".join(["manage.py", *args])
         print(f"$ {shown}", flush=True)
+        on_terminal = live and sys.stderr.isatty()
         result = subprocess.run(
             [sys.executable, str(MANAGE_PY), *args],
             env=self.env(),
             cwd=REPO_ROOT,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=None if on_terminal else subprocess.PIPE,
             text=True,
             check=False,
         )
@@ -129,7 +135,7 @@ def step_check(site: Site) -> None:
 
 def step_dump(site: Site) -> None:
     """Dump the definitions and the media storage into one archive, then list it."""
-    result = site.manage("diskette_dump", "--json", echo=False)
+    result = site.manage("diskette_dump", "--json", echo=False, live=True)
     dumped = json.loads(result.stdout)
     archive = Path(dumped["path"])
     site.results["archive"] = str(archive)
@@ -185,7 +191,7 @@ def step_load(site: Site) -> None:
     print(f"Second site: {target.var}")
     target.manage("migrate", "--verbosity", "0")
     target.manage("diskette_load", "latest", "--plan")
-    target.manage("diskette_load", site.results["latest"])
+    target.manage("diskette_load", site.results["latest"], live=True)
     site.results["restored"] = str(target.var)
 
 

@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management.base import OutputWrapper
 
-from diskette.reporter import Reporter, StreamReporter, plural
+from diskette.reporter import Reporter, StreamReporter, plural, progress_line
 
 
 def streams(verbosity: int, interactive: bool = False):
@@ -33,7 +33,7 @@ def test_verbosity_decides_what_is_shown(verbosity, out, err):
 
 def test_progress_is_drawn_and_cleared_on_a_terminal_only():
     _out, err = streams(1, interactive=True)
-    assert "\rdata/a.json 10/20" in err.replace("\x1b[K", "")
+    assert "\rdata/a.json 10/20 objects (50 %)" in err.replace("\x1b[K", "")
     assert err.endswith("\r\x1b[K")
     assert "data/a.json" not in streams(1, interactive=False)[1]
 
@@ -69,4 +69,27 @@ def test_a_command_stderr_neither_colours_nor_breaks_the_progress_line():
     reporter = StreamReporter(1, out=StringIO(), err=err, interactive=True)
     reporter.progress("data/a.json", 1)
     reporter.warning("careful")
-    assert raw.getvalue() == "\r\x1b[Kdata/a.json 1\r\x1b[Kcareful\n"
+    assert raw.getvalue() == "\r\x1b[Kdata/a.json 1 objects\r\x1b[Kcareful\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (("data/a.json", 500, None, "", 0.5), "data/a.json 500 objects"),
+        (
+            ("data/a.json", 12_000, 50_000, "", 2.0),
+            "data/a.json 12,000/50,000 objects (24 %), 6,000/s, 6 s left",
+        ),
+        (
+            ("verifying", 3_000_000, 9_000_000, "bytes", 10.0),
+            "verifying 3.0 MB/9.0 MB (33 %), 300.0 kB/s, 20 s left",
+        ),
+        (("media", 40, 40, "files", 80.0), "media 40/40 files (100 %), 0.5/s"),
+        (
+            ("data/b.json", 1, 4_000, "", 100.0),
+            "data/b.json 1/4,000 objects (0 %), 0.01/s, 111 h 5 min left",
+        ),
+    ],
+)
+def test_a_progress_line_says_done_total_rate_and_time_left(args, line):
+    assert progress_line(*args) == line

@@ -54,6 +54,7 @@ from diskette.storages import (
     ExcludePatterns,
     StorageItem,
     StorageStats,
+    survey_storage,
     walk_storage,
 )
 
@@ -301,6 +302,8 @@ def _archive_storage(
     """Archive one storage's files and directories, never the dump's own files."""
     stats = StorageStats(name=storage.name)
     archived = 0
+    # A total for the live line, counted only when one is drawn (a walk more).
+    total = survey_storage(storage, patterns).files if reporter.shows_progress else None
     for item in walk_storage(storage, patterns, stats, reporter):
         if item.path in own or item.path.parent in own:
             # The destination sits in this storage: never archive the
@@ -316,7 +319,7 @@ def _archive_storage(
         member = _add_storage_file(writer, item)
         stats.bytes += member.size - item.size
         archived += 1
-        reporter.progress(f"archiving {storage.name}", archived, None)
+        reporter.progress(f"archiving {storage.name}", archived, total, "files")
     reporter.done()
     reporter.info(
         f"{storage.name}: {plural(stats.files, 'file')}, {stats.bytes} bytes"

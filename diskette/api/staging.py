@@ -19,7 +19,7 @@ from pathlib import Path
 
 from diskette.api.load_options import LoadOptions, PathArgument
 from diskette.archive import ArchiveReader, normalise_checksum
-from diskette.archive.reader import Refusal
+from diskette.archive.archive_file import Refusal
 from diskette.checks import raise_for_settings
 from diskette.conf import DisketteSettings, get_settings, load_setting_names
 from diskette.crypto.age_keys import Decryption
@@ -339,7 +339,11 @@ def _verify_and_extract(
                 provisional=_provisional(options, allowed),
                 checksum=checksum,
                 refusal=refusal,
+                progress=functools.partial(
+                    reporter.progress, f"verifying {path.name}", unit="bytes"
+                ),
             )
+            reporter.done()
         except OSError as error:
             raise ArchiveError(
                 f"the archive could not be extracted into {str(root.parent)!r} "

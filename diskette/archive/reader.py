@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import os
 import shutil
-import stat
 import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from diskette.archive.archive_file import Refusal, compare_file_checksum, open_archive
 from diskette.archive.checksums import (
     CHUNK,
     HashingReader,
@@ -47,16 +47,11 @@ from diskette.archive.tarstream import (
     iterate_members,
     read_errors,
 )
-from diskette.crypto.age_stream import MAGIC_SIZE as ENCRYPTED_MAGIC
-from diskette.crypto.age_stream import is_encrypted
-from diskette.exceptions import ArchiveError, ChecksumError, DisketteError
+from diskette.exceptions import ArchiveError, DisketteError
 from diskette.manifest import MANIFEST_NAME, METADATA_NAMES, Manifest
 
 if TYPE_CHECKING:
     from diskette.crypto.age_keys import Decryption
-
-#: What makes the error of a file whose BLAKE2b-512 is not the expected one.
-Refusal = Callable[[str], DisketteError]
 
 
 @dataclass(frozen=True)
@@ -123,29 +118,7 @@ class ArchiveReader:
 
     def open(self) -> None:
         """Open the archive once: every pass reads this one file descriptor."""
-        try:
-            self._file = open(self.path, "rb")  # noqa: SIM115 - closed by close()
-            status = os.fstat(self._file.fileno())
-        except FileNotFoundError:
-            raise ArchiveError(
-                f"archive {str(self.path)!r} does not exist: check the path"
-            ) from None
-        except OSError as error:
-            raise ArchiveError(
-                f"archive {str(self.path)!r} cannot be read ({error.strerror or error})"
-            ) from None
-        if not stat.S_ISREG(status.st_mode):
-            self.close()
-            raise ArchiveError(f"archive {str(self.path)!r} is not a regular file")
-        size = status.st_size
-        self.encrypted = is_encrypted(os.pread(self._file.fileno(), ENCRYPTED_MAGIC, 0))
-        if size == 0 or size < self.minimal_size:
-            self.close()
-            raise ArchiveError(
-                f"archive {str(self.path)!r} is {size} bytes, smaller than "
-                f"DISKETTE_LOAD_MINIMAL_FILESIZE ({self.minimal_size}): it is empty "
-                "or broken, dump it again"
-            )
+        self._file, self.encrypted = open_archive(self.path, self.minimal_size)
 
     def close(self) -> None:
         if self._file is not None:
@@ -176,15 +149,7 @@ class ArchiveReader:
         refusal: Refusal | None,
         cause: BaseException | None = None,
     ) -> None:
-        if hmac.compare_digest(actual, expected):
-            return
-        if refusal is not None:
-            raise refusal(actual) from cause
-        raise ChecksumError(
-            f"archive {self.path.name!r} has BLAKE2b-512 {actual[:16]}…, "
-            f"not the expected {expected[:16]}…: it was altered or is not the "
-            "archive you meant; download or copy it again"
-        ) from cause
+        compare_file_checksum(self.path.name, actual, expected, refusal, cause)
 
     # -- one pass ----------------------------------------------------------------
 
@@ -196,6 +161,7 @@ class ArchiveReader:
         provisional: Wanted = None,
         checksum: str | None = None,
         refusal: Refusal | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> Manifest:
         """Write the wanted members under ``staging``, verifying each; one pass.
 
@@ -207,7 +173,8 @@ class ArchiveReader:
         (``refusal(actual)`` makes the error, a ChecksumError by default) even
         when reading it failed first: the rest of it is hashed then. Every check
         is done when this returns; on any error, what was written is under
-        ``staging`` only. See :mod:`diskette.archive.one_pass`.
+        ``staging`` only. ``progress(read, size)`` is told the bytes of the file
+        read so far, member by member. See :mod:`diskette.archive.one_pass`.
         """
         root = Path(staging).resolve()
         expected = normalise_checksum(checksum) if checksum else None
@@ -222,7 +189,7 @@ class ArchiveReader:
         )
         self.members = one.tally.members  # as they are read
         try:
-            self._one_pass(one, digest)
+            self._one_pass(one, digest, progress)
         except DisketteError as error:
             if digest is not None and expected is not None:
                 self._hash_rest(digest)
@@ -240,9 +207,15 @@ class ArchiveReader:
         self.signature_bytes = one.signature_bytes
         return manifest
 
-    def _one_pass(self, one: OnePass, digest: Any) -> None:
+    def _one_pass(
+        self,
+        one: OnePass,
+        digest: Any,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         """Read the archive once, from its start, through ``one``."""
         file = self._open_file()
+        size = os.fstat(file.fileno()).st_size
         try:
             with (
                 self._read_errors(),
@@ -257,6 +230,8 @@ class ArchiveReader:
                 self.compression = stream.compression
                 for tar, member in stream.members():
                     one.member(tar, member, stream.limited)
+                    if progress is not None:
+                        progress(stream.source.count, size)
                 stream.finish()
         finally:
             self.bytes_read += file.tell()

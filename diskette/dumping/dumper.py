@@ -346,9 +346,18 @@ def _serialize(
     the format's serializer, counting into ``result.models``."""
     counts = result.models
     label = f"dumping {definition.name}"
+    # The total, counted in the dump's own snapshot, only for a live line.
+    total = (
+        sum(
+            dump_queryset(definition, model, using).count()
+            for model in dumped_models(definition, using)
+        )
+        if reporter.shows_progress
+        else None
+    )
 
     def tick(done: int) -> None:
-        reporter.progress(label, done)
+        reporter.progress(label, done, total)
 
     try:
         with warnings.catch_warnings(), collector_paused():

@@ -303,6 +303,7 @@ def _load_one(
     expected: DataFile | None = None,
 ) -> LoadedFixture:
     result = LoadedFixture(name=fixture.name)
+    total = expected.objects if expected is not None else None  # the manifest's
     # What the file holds: raw objects where the format streams them (those of
     # models --ignorenonexistent skips included), else the deserialized ones.
     counts: dict[Any, int] = {}
@@ -334,7 +335,7 @@ def _load_one(
                 if writer.add(item, fixture):
                     model = type(item.object)
                     saved[model] = saved.get(model, 0) + 1
-                reporter.progress(fixture.name, result.read)
+                reporter.progress(fixture.name, result.read, total)
             writer.finish(fixture)
         except FixtureLimitError as error:
             raise LoadError(

@@ -311,7 +311,7 @@ class Sabotage(Reporter):
         self.action = action
         self.fired = False
 
-    def progress(self, label, done, total=None):
+    def progress(self, label, done, total=None, unit=""):
         if label.startswith("archiving") and not self.fired:
             self.fired = True
             self.action()
@@ -448,7 +448,7 @@ class ModeWhileWriting(Reporter):
         self.path = path
         self.modes = []
 
-    def progress(self, label, done, total=None):
+    def progress(self, label, done, total=None, unit=""):
         if label.startswith("dumping"):
             self.modes.append(stat.S_IMODE(self.path.stat().st_mode))
 

@@ -12,7 +12,7 @@ from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 
 from diskette.destinations import LocalDestination, StorageDestination
-from diskette.management.commands.diskette_list import human_size
+from diskette.reporter import human_size
 from tests.destinations.dict_backend import utc
 from tests.destinations.test_archives_api import (
     FILESYSTEM,

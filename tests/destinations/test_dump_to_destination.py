@@ -207,7 +207,7 @@ class CreatesTheName(Reporter):
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def progress(self, label, done, total=None):
+    def progress(self, label, done, total=None, unit=""):
         if not self.path.exists():
             self.path.write_bytes(b"another dump's archive")
 

@@ -8,10 +8,9 @@ from django.core.management.base import CommandParser
 
 from diskette import api
 from diskette.management.base import DisketteCommand
-from diskette.reporter import plural
+from diskette.reporter import human_size, plural
 
 #: Size units of the listing, in powers of 1000 (as ``--max-size`` reads them).
-_UNITS = ("kB", "MB", "GB", "TB")
 #: Hex digits of a checksum the listing shows (the JSON has them all).
 _SHORT_CHECKSUM = 16
 
@@ -96,18 +95,6 @@ def entry_lines(entry: api.ArchiveEntry) -> list[str]:
     if entry.signed_by is not None:
         lines.append(f"  signed by {entry.signed_by}")
     return lines
-
-
-def human_size(size: int) -> str:
-    """``77 B``, ``1.2 MB``: a size in the largest power of 1000 below it."""
-    if size < 1000:
-        return f"{size} B"
-    value = float(size)
-    for unit in _UNITS:
-        value /= 1000
-        if value < 1000 or unit == _UNITS[-1]:
-            break
-    return f"{value:.1f} {unit}"
 
 
 def _utc(entry: api.ArchiveEntry) -> str:
