@@ -90,16 +90,22 @@ def _hide(monkeypatch, model, manager_class) -> None:
     As if the model declared it: the M2M managers pointing to the model, which
     Django builds once from the default manager's class, are built again.
     """
+    descriptors = [
+        getattr(relation.related_model, relation.field.name)
+        for relation in model._meta.related_objects
+        if relation.many_to_many
+    ]
+    for descriptor in descriptors:
+        # Built now with the real manager, so that the teardown puts it back:
+        # a class cached during the test would keep the hidden manager for
+        # every later test of the process.
+        assert descriptor.related_manager_cls is not None
     manager = manager_class()
     manager.model = model
     manager.name = "visible"
     monkeypatch.setattr(model._meta, "default_manager", manager)
-    for relation in model._meta.related_objects:
-        if relation.many_to_many:
-            descriptor = getattr(relation.related_model, relation.field.name)
-            monkeypatch.delitem(
-                descriptor.__dict__, "related_manager_cls", raising=False
-            )
+    for descriptor in descriptors:
+        monkeypatch.delitem(descriptor.__dict__, "related_manager_cls")
 
 
 class _SomeBooks(models.Manager):
