@@ -51,7 +51,11 @@ class Reporter:
 
 
 class StreamReporter(Reporter):
-    """Write messages to text streams: lines to ``out``, warnings and progress to ``err``."""
+    """Write messages to text streams: lines to ``out``, warnings and progress to ``err``.
+
+    Warnings are shown from verbosity 1, unless ``warnings`` says otherwise (a
+    ``--json`` run keeps stdout for its JSON, not stderr from its warnings).
+    """
 
     def __init__(
         self,
@@ -60,8 +64,10 @@ class StreamReporter(Reporter):
         err: TextIO | None = None,
         style=None,
         interactive: bool | None = None,
+        warnings: bool | None = None,
     ):
         self.verbosity = verbosity
+        self.warnings = verbosity >= 1 if warnings is None else warnings
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.style = style
@@ -87,7 +93,7 @@ class StreamReporter(Reporter):
             self._write(self.out, message)
 
     def warning(self, message: str) -> None:
-        if self.verbosity >= 1:
+        if self.warnings:
             text = self.style.WARNING(message) if self.style else message
             self._write(self.err, text)
 

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.apps import apps as django_apps
-from django.db.models import Model
 
 from diskette.anonymise.anonymiser import Anonymiser, choose_salt
 from diskette.anonymise.rules import (
     SALT_SETTING,
     SETTING,
+    RawRule,
     RuleSet,
     build_rules,
     check_profile,
@@ -49,7 +49,7 @@ def settings_rule_set(raw: Any, profile: str | None = None) -> RuleSet:
 
 def _definition_rules(
     definition: Definition,
-) -> list[tuple[type[Model], Any, Any, str]]:
+) -> list[RawRule]:
     where = f"definition {definition.name!r}: anonymise"
     rules = parse_rules(dict(definition.anonymise), where)
     models = set(definition.models)

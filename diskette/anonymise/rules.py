@@ -61,6 +61,11 @@ _FIX = (
 )
 
 
+#: One rule as a layer states it: ``(model, field or None for the model, action,
+#: value)``, the value being a ``fixed`` rule's (None otherwise).
+RawRule = tuple[type[Model], "Field[Any, Any] | None", str, Any]
+
+
 @dataclass(frozen=True)
 class Rule:
     """What one field's values become: ``action`` a kind of fake, ``blank``,
@@ -150,7 +155,7 @@ def _target(key: Any, where: str) -> tuple[type[Model], Field[Any, Any] | None]:
     return model, field  # type: ignore[return-value]
 
 
-def parse_rules(raw: Any, where: str) -> list[tuple[type[Model], Any, Any, str]]:
+def parse_rules(raw: Any, where: str) -> list[RawRule]:
     """``(model, field or None, action, value)`` of a rules dict, checked for shape."""
     if not isinstance(raw, Mapping):
         raise ConfigurationError(
@@ -160,15 +165,10 @@ def parse_rules(raw: Any, where: str) -> list[tuple[type[Model], Any, Any, str]]
     for key, rule in raw.items():
         model, field = _target(key, where)
         value = None
+        allowed = MODEL_ACTIONS if field is None else FIELD_ACTIONS
         if isinstance(rule, Mapping) and list(rule) == ["fixed"] and field is not None:
             action, value = "fixed", rule["fixed"]
-        elif (
-            field is None
-            and rule in MODEL_ACTIONS
-            or field is not None
-            and isinstance(rule, str)
-            and rule in FIELD_ACTIONS
-        ):
+        elif isinstance(rule, str) and rule in allowed:
             action = rule
         else:
             raise ConfigurationError(
@@ -178,7 +178,7 @@ def parse_rules(raw: Any, where: str) -> list[tuple[type[Model], Any, Any, str]]
     return found
 
 
-def settings_rules(raw: Any) -> tuple[str, list[tuple[type[Model], Any, Any, str]]]:
+def settings_rules(raw: Any) -> tuple[str, list[RawRule]]:
     """The profile and the rules of ``DISKETTE_ANONYMISE``, checked for shape."""
     if not isinstance(raw, Mapping):
         raise ConfigurationError(
@@ -212,7 +212,7 @@ def check_salt(salt: Any, where: str) -> None:
         )
 
 
-def _share_profile() -> list[tuple[type[Model], Any, Any, str]]:
+def _share_profile() -> list[RawRule]:
     """The ``share`` profile: the user model's personal fields, and the drops."""
     user = get_user_model()
     fields = {field.name: field for field in user._meta.concrete_fields}
@@ -224,7 +224,7 @@ def _share_profile() -> list[tuple[type[Model], Any, Any, str]]:
         "last_name": "last_name",
     }
     wanted.setdefault(user.USERNAME_FIELD, "username")
-    rules: list[tuple[type[Model], Any, Any, str]] = [
+    rules: list[RawRule] = [
         (user, fields[name], action, None)
         for name, action in wanted.items()
         if name in fields
@@ -238,7 +238,7 @@ def _share_profile() -> list[tuple[type[Model], Any, Any, str]]:
 
 def build_rules(
     profile: str,
-    layers: Iterable[tuple[str, list[tuple[type[Model], Any, Any, str]]]],
+    layers: Iterable[tuple[str, list[RawRule]]],
 ) -> RuleSet:
     """The rule set of ``profile`` overridden by each ``(origin, rules)`` layer."""
     fields: dict[Field[Any, Any], Rule] = {}

@@ -23,7 +23,7 @@ from diskette.archive import (
 from diskette.checks import raise_for_settings
 from diskette.conf import DisketteSettings, get_settings, load_setting_names
 from diskette.crypto.age_keys import Decryption, decryption
-from diskette.crypto.signing import PublicKey, trusted_keys, verify
+from diskette.crypto.signing import PublicKey, is_trusted, trusted_keys, verify
 from diskette.destinations.fetch import (
     URL,
     ResolvedArchive,
@@ -182,7 +182,7 @@ def _check_signer(
         return
     result.signed_by = signer.describe()
     if trusted:
-        result.trusted = any(key.openssh == signer.openssh for key in trusted)
+        result.trusted = is_trusted(signer, trusted)
 
 
 def _sidecar_mismatch(

@@ -140,16 +140,7 @@ class ArchiveReader:
         stream.seek(0)
         actual = stream_checksum(stream)
         self.bytes_read += stream.tell()
-        self._compare_file_checksum(actual, expected, refusal)
-
-    def _compare_file_checksum(
-        self,
-        actual: str,
-        expected: str,
-        refusal: Refusal | None,
-        cause: BaseException | None = None,
-    ) -> None:
-        compare_file_checksum(self.path.name, actual, expected, refusal, cause)
+        compare_file_checksum(self.path.name, actual, expected, refusal)
 
     # -- one pass ----------------------------------------------------------------
 
@@ -193,12 +184,12 @@ class ArchiveReader:
         except DisketteError as error:
             if digest is not None and expected is not None:
                 self._hash_rest(digest)
-                self._compare_file_checksum(
-                    digest.hexdigest(), expected, refusal, cause=error
+                compare_file_checksum(
+                    self.path.name, digest.hexdigest(), expected, refusal, cause=error
                 )
             raise
         if digest is not None and expected is not None:
-            self._compare_file_checksum(digest.hexdigest(), expected, refusal)
+            compare_file_checksum(self.path.name, digest.hexdigest(), expected, refusal)
         if one.missed:
             return self._stage_again(root, one)
         manifest = one.finish()

@@ -105,35 +105,38 @@ def decompressed(
 
     ``name`` is the archive's, for the messages. An encrypted archive (age) is
     decrypted with ``decryption`` first (DecryptionError without it), then told
-    by its compression's magic bytes like any other.
+    by its compression's magic bytes like any other; the decryption is closed
+    here when that fails.
 
     ``reader.read(size)`` returns at most ``size`` decompressed bytes, ``b""``
     only at a verified end; NotAnArchive when no magic number matches.
     """
     head = _read_head(source)
-    stream: Any = _Head(head, source)
-    decrypting = None
-    if is_encrypted(head):
-        decrypting = decrypting_stream(stream, head, decryption, name=name)
-        try:
-            head = _read_head(decrypting)
-            if is_encrypted(head):
-                raise NotAnArchive
-        except BaseException:
-            decrypting.close()
-            raise
-        stream = _Head(head, decrypting)
+    if not is_encrypted(head):
+        return _tar_stream(head, source, name)
+    decrypting = decrypting_stream(_Head(head, source), head, decryption, name=name)
+    try:
+        inner = _read_head(decrypting)
+        if is_encrypted(inner):  # encrypted twice: no dump writes that
+            raise NotAnArchive
+        return _tar_stream(inner, decrypting, name)._replace(decrypting=decrypting)
+    except BaseException:
+        decrypting.close()
+        raise
+
+
+def _tar_stream(head: bytes, rest: Any, name: str) -> Opened:
+    """The tar stream of ``head`` then ``rest``, by the compression ``head`` names."""
     compression = detect_compression(head)
+    stream = _Head(head, rest)
     if compression == GZIP:
-        return Opened(compression, GzipReader(stream), decrypting)
+        return Opened(compression, GzipReader(stream))
     if compression == ZSTD:
         needing = f"archive {name!r}, compressed with zstd,"
-        return Opened(compression, ZstdReader(stream, needing=needing), decrypting)
+        return Opened(compression, ZstdReader(stream, needing=needing))
     if compression is None:
-        if decrypting is not None:
-            decrypting.close()
         raise NotAnArchive
-    return Opened(compression, stream, decrypting)
+    return Opened(compression, stream)
 
 
 class Prefetcher:

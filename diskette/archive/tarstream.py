@@ -58,7 +58,6 @@ class ArchiveStream:
         self.source = SourceFile(file, digest)
         opened = decompressed(self.source, name, decryption)
         self.compression = opened.compression
-        self.encrypted = opened.decrypting is not None
         self._decrypting = opened.decrypting
         self._prefetcher = Prefetcher(opened.reader)
         self.limited = Limited(self._prefetcher, limit)

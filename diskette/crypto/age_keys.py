@@ -114,12 +114,7 @@ def _recipient_texts(value: object, where: str) -> list[str]:
             f"{where}: recipient {text!r} is neither an age public key (age1…), an "
             "SSH public key (ssh-ed25519 …) nor a recipients file that exists"
         )
-    text = read_key_file(path, where).decode("utf-8", errors="replace")
-    lines = [line.strip() for line in text.splitlines()]
-    found = [line for line in lines if line and not line.startswith("#")]
-    if not found:
-        raise ConfigurationError(f"{where}: recipients file {text!r} holds no key")
-    return found
+    return key_lines(path, where)
 
 
 def _recipient(module: ModuleType, text: str, where: str) -> Any:
@@ -152,6 +147,18 @@ def read_key_file(
             "not a key file"
         )
     return raw
+
+
+def key_lines(path: Path, where: str) -> list[str]:
+    """The keys a file of keys holds, one per line, as ``age -R`` and
+    ``authorized_keys`` read them: blank lines and ``#`` comments left out;
+    ConfigurationError naming ``where`` when it holds none."""
+    text = read_key_file(path, where).decode("utf-8", errors="replace")
+    found = [line.strip() for line in text.splitlines()]
+    found = [line for line in found if line and not line.startswith("#")]
+    if not found:
+        raise ConfigurationError(f"{where}: key file {str(path)!r} holds no key")
+    return found
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from diskette.crypto.age_keys import CRYPTO_EXTRA, read_key_file
+from diskette.crypto.age_keys import CRYPTO_EXTRA, key_lines, read_key_file
 from diskette.exceptions import ConfigurationError, SignatureError
 
 #: Value of the ``diskette_signature`` key: the signature format this diskette writes.
@@ -98,20 +98,9 @@ def trusted_keys(values: Sequence[object], where: str) -> list[PublicKey]:
         if text.startswith(("ssh-", "ecdsa-", "sk-")) and " " in text:
             keys.append(public_key(text, where))  # a key line, maybe of another type
             continue
-        lines = _key_file(Path(text).expanduser(), where).splitlines()
-        found = [
-            public_key(line, f"{where} ({text})")
-            for line in lines
-            if line.strip() and not line.strip().startswith("#")
-        ]
-        if not found:
-            raise ConfigurationError(f"{where}: {text!r} holds no public key")
-        keys.extend(found)
+        lines = key_lines(Path(text).expanduser(), where)
+        keys.extend(public_key(line, f"{where} ({text})") for line in lines)
     return keys
-
-
-def _key_file(path: Path, where: str) -> str:
-    return read_key_file(path, where).decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True)
@@ -140,7 +129,7 @@ def signing_key(path: str | os.PathLike[str], where: str) -> SigningKey:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     name = os.fspath(path)
-    raw = _key_file(Path(name).expanduser(), where).encode("utf-8")
+    raw = read_key_file(Path(name).expanduser(), where)
     loaders = (serialization.load_ssh_private_key, serialization.load_pem_private_key)
     private = None
     for loader in loaders:
@@ -225,6 +214,11 @@ def write_new(path: Path, data: bytes, mode: int) -> None:
         stream.write(data)
 
 
+def is_trusted(signer: PublicKey, trusted: Sequence[PublicKey]) -> bool:
+    """Whether ``signer`` is one of the ``trusted`` keys (their comments aside)."""
+    return any(key.openssh == signer.openssh for key in trusted)
+
+
 def check_signature(
     manifest: bytes,
     signature: bytes | None,
@@ -242,9 +236,7 @@ def check_signature(
     ``allow_unsigned``, and accepted with a warning otherwise.
     """
     signer = verify(manifest, signature, name=name) if signature is not None else None
-    if not trusted or (
-        signer is not None and any(key.openssh == signer.openssh for key in trusted)
-    ):
+    if not trusted or (signer is not None and is_trusted(signer, trusted)):
         return signer, None
     what = (
         "is not signed"

@@ -48,16 +48,11 @@ def command_words(message: str, flags: Mapping[str, str] = FLAGS) -> str:
 
 class _CommandReporter(StreamReporter):
     """A stream reporter whose messages name the command's flags, and that keeps
-    every warning it was given, for ``--json`` (``said``). With ``warn`` it
-    writes warnings whatever its verbosity: a ``--json`` run keeps stdout for
-    the JSON, not stderr for its warnings."""
+    every warning it was given, for ``--json`` (``said``)."""
 
-    def __init__(
-        self, flags: Mapping[str, str], *, warn: bool = False, **kwargs: Any
-    ) -> None:
+    def __init__(self, flags: Mapping[str, str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.flags = flags
-        self.warn = warn
         self.said: list[str] = []
 
     def info(self, message: str) -> None:
@@ -69,12 +64,7 @@ class _CommandReporter(StreamReporter):
     def warning(self, message: str) -> None:
         message = command_words(message, self.flags)
         self.said.append(message)
-        if self.warn and self.verbosity < 1:
-            self._write(
-                self.err, self.style.WARNING(message) if self.style else message
-            )
-        else:
-            super().warning(message)
+        super().warning(message)
 
 
 class DisketteCommand(BaseCommand):
@@ -144,7 +134,7 @@ class DisketteCommand(BaseCommand):
         verbosity = 0 if quiet else options.get("verbosity", 1)
         self._reporter = _CommandReporter(
             self.flags,
-            warn=quiet and options.get("verbosity", 1) >= 1,
+            warnings=options.get("verbosity", 1) >= 1,
             verbosity=verbosity,
             out=self.stdout,
             err=self.stderr,
